@@ -1,0 +1,1 @@
+"""casework: case management for partial-work-ability client journeys."""

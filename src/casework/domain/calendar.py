@@ -1,0 +1,60 @@
+"""Working days in Finland: weekends and Finnish public holidays, counted in Europe/Helsinki."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from functools import cache
+from zoneinfo import ZoneInfo
+
+import holidays
+
+HELSINKI = ZoneInfo("Europe/Helsinki")
+
+
+@cache
+def _finnish_holidays() -> holidays.HolidayBase:
+    # Midsummer Eve and Christmas Eve are included: offices are closed on them.
+    return holidays.country_holidays("FI")
+
+
+def is_working_day(day: date) -> bool:
+    return day.weekday() < 5 and day not in _finnish_holidays()
+
+
+def local_date(moment: datetime) -> date:
+    """The calendar date in Helsinki at an aware moment."""
+    return moment.astimezone(HELSINKI).date()
+
+
+def add_working_days(start: datetime, count: int) -> datetime:
+    """The moment `count` working days after `start`, at the same Helsinki wall-clock time."""
+    local = start.astimezone(HELSINKI)
+    day = local.date()
+    remaining = count
+    while remaining > 0:
+        day += timedelta(days=1)
+        if is_working_day(day):
+            remaining -= 1
+    wall = datetime.combine(day, local.time().replace(tzinfo=None), tzinfo=HELSINKI)
+    return wall.astimezone(start.tzinfo)
+
+
+def add_days(start: datetime, count: int) -> datetime:
+    """The moment `count` calendar days after `start`, at the same Helsinki wall-clock time."""
+    local = start.astimezone(HELSINKI)
+    wall = datetime.combine(
+        local.date() + timedelta(days=count), local.time().replace(tzinfo=None), tzinfo=HELSINKI
+    )
+    return wall.astimezone(start.tzinfo)
+
+
+def working_days_between(start: datetime, end: datetime) -> int:
+    """Working days that begin after `start`'s Helsinki date, up to and including `end`'s."""
+    first, last = local_date(start), local_date(end)
+    count = 0
+    day = first
+    while day < last:
+        day += timedelta(days=1)
+        if is_working_day(day):
+            count += 1
+    return count

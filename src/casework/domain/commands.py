@@ -1,0 +1,252 @@
+"""Commands: what a caller asks of a case. Each is the body of `POST .../commands/{name}`.
+
+A command is named by the aggregate method it calls (`request_handoff`); its body is the Struct of
+the same name in CamelCase (`RequestHandoff`). Field constraints are checked when a body is decoded;
+rules that need the case's state live in `casework.domain.rules`.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+import msgspec
+
+Score = Annotated[int, msgspec.Meta(ge=0, le=10)]
+ShortText = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
+ItemId = Annotated[str, msgspec.Meta(pattern=r"^[a-z]+-\d+$", max_length=20)]
+Role = Literal["staff", "coordinator", "partner", "auditor", "admin", "system"]
+Channel = Literal["staff", "digital", "import"]
+SharedField = Literal[
+    "icd_chapter", "b_statement", "sickness_allowance", "work_history", "self_assessment"
+]
+HandoffOutcome = Literal[
+    "rehabilitation_granted", "rehabilitation_denied", "benefit_granted", "advice_given", "other"
+]
+CloseOutcome = Literal["employed", "rehabilitation", "pension", "municipal_pilot", "other"]
+SubsidyKind = Literal["pay_subsidy", "work_arrangement_subsidy"]
+
+
+class Actor(msgspec.Struct, frozen=True):
+    """Who acts: the claims of the caller's token that the rules need."""
+
+    id: str
+    role: Role
+    area: str = "*"
+    partner: str | None = None
+
+
+class Context(msgspec.Struct, frozen=True, kw_only=True):
+    """What travels with every command besides its body."""
+
+    actor: Actor
+    recorded_at: datetime
+    correlation_id: str
+    causation_id: str | None = None
+
+
+class Command(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Fields every command may carry: why, and when the fact took effect if not now."""
+
+    reason: Reason | None = None
+    effective_at: datetime | None = None
+
+    @classmethod
+    def name(cls) -> str:
+        return re.sub(r"(?<!^)(?=[A-Z])", "_", cls.__name__).lower()
+
+
+class OpenCase(Command, kw_only=True):
+    identity_code: Annotated[str, msgspec.Meta(min_length=1, max_length=20)]
+    area: str
+    team: str
+    channel: Channel = "staff"
+    assignee: str | None = None
+
+
+class RecordScreening(Command, kw_only=True):
+    answers: Annotated[dict[str, str], msgspec.Meta(max_length=60)]
+    concern: bool
+
+
+class RecordSelfAssessment(Command, kw_only=True):
+    overall: Score
+    mental_wellbeing: Score
+    social_participation: Score
+    physical_functioning: Score
+    skills: Score
+    everyday_coping: Score
+
+
+class AddTasmatyoTag(Command, kw_only=True):
+    basis: Literal["screening", "b_statement", "self_report"]
+
+
+class RemoveTasmatyoTag(Command, kw_only=True):
+    reason: Reason
+
+
+class DeclineTasmatyoTag(Command, kw_only=True):
+    reason: Reason
+
+
+class RecordDiagnosis(Command, kw_only=True):
+    icd_chapter: Annotated[str, msgspec.Meta(pattern=r"^[A-Z]$")]
+    b_statement_on: date
+
+
+class RecordWorkHistory(Command, kw_only=True):
+    years: Annotated[int, msgspec.Meta(ge=0, le=60)]
+    last_insured: Literal["public", "private", "none"]
+
+
+class ReferToCoaching(Command, kw_only=True):
+    pass
+
+
+class StartCoaching(Command, kw_only=True):
+    coaching_id: ItemId
+
+
+class CompleteCoaching(Command, kw_only=True):
+    coaching_id: ItemId
+
+
+class InterruptCoaching(Command, kw_only=True):
+    coaching_id: ItemId
+    reason: Reason
+
+
+class ProposeMatch(Command, kw_only=True):
+    employer_id: UUID
+    sector: str
+
+
+class MakeJobReferral(Command, kw_only=True):
+    employer_id: UUID
+    vacancy_id: ShortText
+
+
+class RecordReferralOutcome(Command, kw_only=True):
+    referral_id: ItemId
+    hired: bool
+
+
+class ApplyForSubsidy(Command, kw_only=True):
+    kind: SubsidyKind
+    employer_id: UUID | None = None
+
+
+class DecideSubsidy(Command, kw_only=True):
+    subsidy_id: ItemId
+    granted: bool
+
+
+class RecordSicknessAllowance(Command, kw_only=True):
+    # Kela pays sickness allowance for at most 300 working days.
+    days_used: Annotated[int, msgspec.Meta(ge=0, le=300)]
+
+
+class Consent(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The client's recorded consent to share a minimised payload with named partners."""
+
+    given_on: date
+    partners: Annotated[list[str], msgspec.Meta(min_length=1)]
+    shares: list[SharedField] = []
+
+
+class RequestHandoff(Command, kw_only=True):
+    partner: str
+    consent: Consent | None = None
+    summary: Annotated[str, msgspec.Meta(max_length=2000)] = ""
+    shares: list[SharedField] = []
+
+
+class AcknowledgeHandoff(Command, kw_only=True):
+    handoff_id: ItemId
+
+
+class RequestHandoffInfo(Command, kw_only=True):
+    handoff_id: ItemId
+    question: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
+
+
+class SupplyHandoffInfo(Command, kw_only=True):
+    handoff_id: ItemId
+    answer: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
+
+
+class AcceptHandoff(Command, kw_only=True):
+    handoff_id: ItemId
+
+
+class RejectHandoff(Command, kw_only=True):
+    handoff_id: ItemId
+    reason: Reason
+
+
+class RedirectHandoff(Command, kw_only=True):
+    handoff_id: ItemId
+    to_partner: str
+    reason: Reason
+
+
+class CompleteHandoff(Command, kw_only=True):
+    handoff_id: ItemId
+    outcome: HandoffOutcome
+
+
+class StartEmployment(Command, kw_only=True):
+    starts_on: date
+    employer_id: UUID | None = None
+    subsidy_id: ItemId | None = None
+
+
+class RecordFollowUp(Command, kw_only=True):
+    month: Literal[3, 6]
+    employed: bool
+
+
+class FlagStall(Command, kw_only=True):
+    step: str
+    item: str | None = None
+    since: datetime
+    due: datetime
+    policy_version: str
+
+
+class EscalateStall(Command, kw_only=True):
+    step: str
+    item: str | None = None
+
+
+class Reassign(Command, kw_only=True):
+    assignee: ShortText
+    team: str | None = None
+
+
+class AddNote(Command, kw_only=True):
+    text: Annotated[str, msgspec.Meta(min_length=1, max_length=4000)]
+
+
+class CloseCase(Command, kw_only=True):
+    outcome: CloseOutcome
+    reason: Reason
+
+
+CASE_COMMANDS: dict[str, type[Command]] = {
+    cls.name(): cls
+    for cls in (
+        RecordScreening, RecordSelfAssessment, AddTasmatyoTag, RemoveTasmatyoTag,
+        DeclineTasmatyoTag, RecordDiagnosis, RecordWorkHistory, ReferToCoaching, StartCoaching,
+        CompleteCoaching, InterruptCoaching, ProposeMatch, MakeJobReferral, RecordReferralOutcome,
+        ApplyForSubsidy, DecideSubsidy, RecordSicknessAllowance, RequestHandoff,
+        AcknowledgeHandoff, RequestHandoffInfo, SupplyHandoffInfo, AcceptHandoff, RejectHandoff,
+        RedirectHandoff, CompleteHandoff, StartEmployment, RecordFollowUp, FlagStall,
+        EscalateStall, Reassign, AddNote, CloseCase,
+    )
+}  # fmt: skip
+"""Every command on an existing case, by name."""

@@ -1,0 +1,446 @@
+"""Events of a client's journey: past-tense facts, each evolving the plain case state.
+
+Every event carries `meta` (actor, correlation and causation ids, when the fact took effect) and the
+`reason` a person gave. Fields named in `protected` hold personal or health data: the store encrypts
+them with the client's key before they are written (casework.store), so erasing a client is the
+destruction of one key.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, ClassVar
+
+import msgspec
+from eventsourcing.domain import Aggregate
+
+from casework.domain.commands import Command, Context
+from casework.domain.state import (
+    CaseState,
+    Coaching,
+    Employment,
+    Handoff,
+    JobReferral,
+    Stall,
+    Subsidy,
+)
+
+
+class EventMeta(msgspec.Struct, frozen=True):
+    actor_id: str
+    actor_role: str
+    correlation_id: str
+    causation_id: str | None
+    effective_at: datetime
+
+
+def meta_for(cmd: Command, ctx: Context) -> EventMeta:
+    return EventMeta(
+        actor_id=ctx.actor.id,
+        actor_role=ctx.actor.role,
+        correlation_id=ctx.correlation_id,
+        causation_id=ctx.causation_id,
+        effective_at=cmd.effective_at or ctx.recorded_at,
+    )
+
+
+class Fact(Aggregate.Event):
+    """Base of every event after the first: who, why, and when it took effect."""
+
+    meta: EventMeta
+    reason: str | None
+
+    protected: ClassVar[tuple[str, ...]] = ("reason",)
+
+    @property
+    def effective_at(self) -> datetime:
+        return self.meta.effective_at
+
+
+class CaseEvent(Fact):
+    # Events the service writes by itself do not count as activity on the case.
+    is_activity: ClassVar[bool] = True
+
+    def apply(self, aggregate: Any) -> None:
+        state: CaseState = aggregate.state
+        self.evolve(state)
+        state.version = self.originator_version
+        if self.is_activity:
+            state.last_event_at = self.effective_at
+
+    def evolve(self, state: CaseState) -> None:
+        raise NotImplementedError
+
+
+class CaseOpened(Aggregate.Created):
+    meta: EventMeta
+    reason: str | None
+    client_id: str
+    area: str
+    team: str
+    channel: str
+    assignee: str | None
+
+    protected: ClassVar[tuple[str, ...]] = ("reason",)
+    # Version 1 predates the digital channel: every case was opened by staff.
+    class_version: ClassVar[int] = 2
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        state["channel"] = "staff"
+
+    def apply(self, aggregate: Any) -> None:
+        aggregate.state = CaseState(
+            case_id=str(self.originator_id),
+            client_id=self.client_id,
+            area=self.area,
+            team=self.team,
+            channel=self.channel,
+            assignee=self.assignee,
+            opened_at=self.meta.effective_at,
+            last_event_at=self.meta.effective_at,
+            version=self.originator_version,
+        )
+
+
+class ScreeningRecorded(CaseEvent):
+    answers: dict[str, str]
+    concern: bool
+
+    protected = (*CaseEvent.protected, "answers")
+
+    def evolve(self, state: CaseState) -> None:
+        state.screened = True
+        state.concern = self.concern
+        state.screened_at = self.effective_at
+
+
+SELF_ASSESSMENT_AREAS = (
+    "overall", "mental_wellbeing", "social_participation", "physical_functioning", "skills",
+    "everyday_coping",
+)  # fmt: skip
+
+
+class SelfAssessmentRecorded(CaseEvent):
+    scores: dict[str, int]
+
+    protected = (*CaseEvent.protected, "scores")
+
+    def evolve(self, state: CaseState) -> None:
+        state.self_assessments += 1
+
+
+class TasmatyoTagAdded(CaseEvent):
+    basis: str
+
+    def evolve(self, state: CaseState) -> None:
+        state.tasmatyo = True
+        state.tag_basis = self.basis
+        state.tag_decided = True
+        if state.identified_at is None:
+            state.identified_at = self.effective_at
+
+
+class TasmatyoTagRemoved(CaseEvent):
+    def evolve(self, state: CaseState) -> None:
+        state.tasmatyo = False
+        state.tag_basis = None
+
+
+class TasmatyoTagDeclined(CaseEvent):
+    def evolve(self, state: CaseState) -> None:
+        state.tag_decided = True
+
+
+class DiagnosisRecorded(CaseEvent):
+    icd_chapter: str
+    b_statement_on: date
+
+    protected = (*CaseEvent.protected, "icd_chapter", "b_statement_on")
+
+    def evolve(self, state: CaseState) -> None:
+        state.diagnosed = True
+        if state.identified_at is None:
+            state.identified_at = self.effective_at
+
+
+class WorkHistoryRecorded(CaseEvent):
+    years: int
+    last_insured: str
+
+    def evolve(self, state: CaseState) -> None:
+        state.work_history_years = self.years
+        state.last_insured = self.last_insured
+
+
+class SicknessAllowanceRecorded(CaseEvent):
+    days_used: int
+
+    protected = (*CaseEvent.protected, "days_used")
+
+    def evolve(self, state: CaseState) -> None:
+        state.sickness_days_used = self.days_used
+
+
+class CoachingReferred(CaseEvent):
+    coaching_id: str
+
+    def evolve(self, state: CaseState) -> None:
+        state.coaching.append(Coaching(self.coaching_id, "referred", self.effective_at))
+
+
+class _CoachingMoved(CaseEvent):
+    coaching_id: str
+    to_status: ClassVar[str]
+
+    def evolve(self, state: CaseState) -> None:
+        item = state.coaching_item(self.coaching_id)
+        assert item is not None
+        item.status = self.to_status  # type: ignore[assignment]
+        item.since = self.effective_at
+
+
+class CoachingStarted(_CoachingMoved):
+    to_status = "started"
+
+
+class CoachingCompleted(_CoachingMoved):
+    to_status = "completed"
+
+
+class CoachingInterrupted(_CoachingMoved):
+    to_status = "interrupted"
+
+
+class MatchProposed(CaseEvent):
+    employer_id: str
+    sector: str
+
+    def evolve(self, state: CaseState) -> None:
+        state.matches += 1
+
+
+class JobReferralMade(CaseEvent):
+    referral_id: str
+    employer_id: str
+    vacancy_id: str
+
+    def evolve(self, state: CaseState) -> None:
+        state.referrals.append(
+            JobReferral(
+                self.referral_id, self.employer_id, self.vacancy_id, "made", self.effective_at
+            )
+        )
+
+
+class JobReferralOutcomeRecorded(CaseEvent):
+    referral_id: str
+    hired: bool
+
+    def evolve(self, state: CaseState) -> None:
+        item = state.referral(self.referral_id)
+        assert item is not None
+        item.status = "hired" if self.hired else "not_hired"
+        item.since = self.effective_at
+
+
+class SubsidyApplied(CaseEvent):
+    subsidy_id: str
+    kind: str
+    employer_id: str | None
+
+    def evolve(self, state: CaseState) -> None:
+        state.subsidies.append(Subsidy(self.subsidy_id, self.kind, "applied", self.effective_at))
+
+
+class SubsidyDecided(CaseEvent):
+    subsidy_id: str
+    granted: bool
+
+    def evolve(self, state: CaseState) -> None:
+        item = state.subsidy(self.subsidy_id)
+        assert item is not None
+        item.status = "granted" if self.granted else "denied"
+        item.since = self.effective_at
+
+
+class HandoffRequested(CaseEvent):
+    handoff_id: str
+    partner: str
+    consent: dict[str, Any]
+    summary: str
+    shares: list[str]
+
+    protected = (*CaseEvent.protected, "summary")
+
+    def evolve(self, state: CaseState) -> None:
+        state.handoffs.append(
+            Handoff(
+                self.handoff_id,
+                self.partner,
+                "requested",
+                self.effective_at,
+                consent_partners=list(self.consent["partners"]),
+            )
+        )
+
+
+class _HandoffMoved(CaseEvent):
+    handoff_id: str
+    to_status: ClassVar[str]
+
+    def evolve(self, state: CaseState) -> None:
+        item = state.handoff(self.handoff_id)
+        assert item is not None
+        item.status = self.to_status  # type: ignore[assignment]
+        item.since = self.effective_at
+
+
+class HandoffAcknowledged(_HandoffMoved):
+    to_status = "acknowledged"
+
+
+class HandoffInfoRequested(_HandoffMoved):
+    question: str
+
+    protected = (*CaseEvent.protected, "question")
+    to_status = "info_requested"
+
+
+class HandoffInfoSupplied(_HandoffMoved):
+    answer: str
+
+    protected = (*CaseEvent.protected, "answer")
+    to_status = "acknowledged"
+
+
+class HandoffAccepted(_HandoffMoved):
+    to_status = "accepted"
+
+
+class HandoffRejected(_HandoffMoved):
+    to_status = "rejected"
+
+
+class HandoffRedirected(_HandoffMoved):
+    to_partner: str
+    new_handoff_id: str
+
+    to_status = "redirected"
+
+    def evolve(self, state: CaseState) -> None:
+        old = state.handoff(self.handoff_id)
+        assert old is not None
+        super().evolve(state)
+        state.handoffs.append(
+            Handoff(
+                self.new_handoff_id,
+                self.to_partner,
+                "requested",
+                self.effective_at,
+                consent_partners=old.consent_partners,
+            )
+        )
+
+
+class HandoffCompleted(_HandoffMoved):
+    outcome: str
+
+    to_status = "completed"
+
+    def evolve(self, state: CaseState) -> None:
+        super().evolve(state)
+        item = state.handoff(self.handoff_id)
+        assert item is not None
+        item.outcome = self.outcome
+
+
+class EmploymentStarted(CaseEvent):
+    starts_on: date
+    employer_id: str | None
+    subsidy_id: str | None
+
+    def evolve(self, state: CaseState) -> None:
+        state.employment = Employment(
+            self.starts_on, self.employer_id, with_pay_subsidy=self.subsidy_id is not None
+        )
+
+
+class FollowUpRecorded(CaseEvent):
+    month: int
+    employed: bool
+
+    def evolve(self, state: CaseState) -> None:
+        assert state.employment is not None
+        state.employment.follow_ups[str(self.month)] = self.employed
+
+
+class StepStalled(CaseEvent):
+    step: str
+    item: str | None
+    waiting_on: str
+    since: datetime
+    due: datetime
+    policy_version: str
+
+    is_activity = False
+
+    def evolve(self, state: CaseState) -> None:
+        state.stalls.append(
+            Stall(
+                self.step,
+                self.item,
+                self.waiting_on,
+                self.since,
+                self.due,
+                self.policy_version,
+            )
+        )
+
+
+class StallEscalated(CaseEvent):
+    step: str
+    item: str | None
+
+    is_activity = False
+
+    def evolve(self, state: CaseState) -> None:
+        stall = state.stall(self.step, self.item)
+        assert stall is not None
+        stall.escalated = True
+
+
+class StallCleared(CaseEvent):
+    step: str
+    item: str | None
+
+    is_activity = False
+
+    def evolve(self, state: CaseState) -> None:
+        state.stalls = [s for s in state.stalls if (s.step, s.item) != (self.step, self.item)]
+
+
+class CaseReassigned(CaseEvent):
+    assignee: str
+    team: str
+
+    def evolve(self, state: CaseState) -> None:
+        state.assignee = self.assignee
+        state.team = self.team
+
+
+class NoteAdded(CaseEvent):
+    text: str
+
+    protected = (*CaseEvent.protected, "text")
+
+    def evolve(self, state: CaseState) -> None:
+        pass
+
+
+class CaseClosed(CaseEvent):
+    outcome: str
+
+    def evolve(self, state: CaseState) -> None:
+        state.closed = True
+        state.close_outcome = self.outcome

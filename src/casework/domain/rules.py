@@ -1,0 +1,438 @@
+"""Journey rules: pure checks over a plain case state. No I/O, no clock, no randomness.
+
+The aggregate runs them before it records anything, the journey workflow's update validators run the
+same functions, and `next_steps` offers a caller only the commands these checks would let through.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import msgspec
+
+from casework.domain import commands as c
+from casework.domain.errors import (
+    ConsentMissing,
+    FieldError,
+    IllegalStep,
+    NotPermitted,
+    ValidationFailed,
+)
+from casework.domain.reference import reference
+from casework.domain.state import CaseState
+
+STAFF = frozenset({"staff", "coordinator"})
+PARTNER = frozenset({"partner"})
+SYSTEM = frozenset({"system"})
+OPEN_HANDOFF = frozenset({"requested", "acknowledged", "info_requested", "accepted"})
+
+ROLES: dict[str, frozenset[str]] = {name: STAFF for name in c.CASE_COMMANDS} | {
+    "open_case": STAFF | SYSTEM,
+    "record_self_assessment": STAFF | SYSTEM,
+    "acknowledge_handoff": PARTNER,
+    "request_handoff_info": PARTNER,
+    "accept_handoff": PARTNER,
+    "reject_handoff": PARTNER,
+    "redirect_handoff": PARTNER,
+    "complete_handoff": PARTNER,
+    "flag_stall": SYSTEM,
+    "escalate_stall": SYSTEM,
+}
+"""Which roles may run each command."""
+
+
+class Waiting(msgspec.Struct, frozen=True):
+    """A step the case waits on, and since when (the clock of its stall limit)."""
+
+    step: str
+    item: str | None
+    since: datetime
+    waiting_on: str
+    partner: str | None = None
+
+
+def partner_name(slug: str) -> str:
+    partner = reference().partners.get(slug)
+    return partner.name if partner else slug
+
+
+def suggest_partner(state: CaseState) -> str | None:
+    """Kela for the unemployed and short work histories; otherwise the last pension insurer."""
+    if state.work_history_years is None:
+        return None
+    if state.work_history_years < 5 or state.last_insured == "none":
+        return "kela"
+    return "keva" if state.last_insured == "public" else "ilmarinen"
+
+
+def waiting_steps(state: CaseState) -> list[Waiting]:
+    """Every step the open case waits on now; empty for a closed case."""
+    if state.closed:
+        return []
+    steps = reference().steps
+    found: list[Waiting] = []
+
+    def wait(step: str, item: str | None, since: datetime, partner: str | None = None) -> None:
+        found.append(Waiting(step, item, since, steps[step].waiting_on, partner))
+
+    if not state.screened:
+        wait("screening", None, state.opened_at)
+    elif state.concern and not state.tag_decided and not state.diagnosed:
+        assert state.screened_at is not None
+        wait("identification", None, state.screened_at)
+    identified = state.tasmatyo or state.diagnosed
+    if identified and not (state.referrals or state.coaching or state.handoffs):
+        assert state.identified_at is not None
+        wait("service_plan", None, state.identified_at)
+    for coaching in state.coaching:
+        if coaching.status == "referred":
+            wait("coaching_start", coaching.id, coaching.since)
+    for subsidy in state.subsidies:
+        if subsidy.status == "applied":
+            wait("subsidy_decision", subsidy.id, subsidy.since)
+    for handoff in state.handoffs:
+        step = {
+            "requested": "handoff_ack",
+            "info_requested": "handoff_info",
+            "acknowledged": "handoff_decision",
+        }.get(handoff.status)
+        if step:
+            wait(step, handoff.id, handoff.since, handoff.partner)
+    assert state.last_event_at is not None
+    wait("inactivity", None, state.last_event_at)
+    return found
+
+
+def _check_effective_at(effective_at: datetime | None, recorded_at: datetime) -> None:
+    if effective_at is None:
+        return
+    if effective_at.tzinfo is None:
+        raise ValidationFailed.field("effective_at", "give the time with its UTC offset")
+    if effective_at > recorded_at:
+        raise ValidationFailed.field("effective_at", "a fact cannot take effect in the future")
+
+
+def _check_role(name: str, actor: c.Actor) -> None:
+    if actor.role not in ROLES[name]:
+        raise NotPermitted(f"a {actor.role} may not {name.replace('_', ' ')}")
+
+
+def check_open_case(cmd: c.OpenCase, ctx: c.Context) -> None:
+    """Rules for opening a case (the identity code is checked by the client register)."""
+    _check_role("open_case", ctx.actor)
+    ref = reference()
+    errors = []
+    if cmd.area not in ref.areas:
+        errors.append(FieldError("area", f"unknown area {cmd.area!r}"))
+    elif cmd.team not in ref.areas[cmd.area].teams:
+        errors.append(FieldError("team", f"{cmd.team!r} is not a team of area {cmd.area!r}"))
+    if errors:
+        raise ValidationFailed(errors)
+    if ctx.actor.area not in ("*", cmd.area):
+        raise NotPermitted(f"staff of area {ctx.actor.area} cannot open a case in {cmd.area}")
+    _check_effective_at(cmd.effective_at, ctx.recorded_at)
+
+
+def check(state: CaseState, cmd: c.Command, ctx: c.Context) -> None:
+    """Raise the error that refuses `cmd` on a case in `state`, or return if it is allowed."""
+    name = cmd.name()
+    _check_role(name, ctx.actor)
+    if ctx.actor.role in STAFF and ctx.actor.area not in ("*", state.area):
+        raise NotPermitted(f"the case belongs to area {state.area}")
+    if state.closed:
+        raise IllegalStep("the case is closed")
+    _check_effective_at(cmd.effective_at, ctx.recorded_at)
+    _RULES[type(cmd)](state, cmd, ctx.actor)
+
+
+def _identified(state: CaseState, action: str) -> None:
+    if not (state.tasmatyo or state.diagnosed):
+        raise IllegalStep(f"{action} needs an identified client: add the Täsmätyö tag first")
+
+
+def _screening(state: CaseState, cmd: c.RecordScreening, actor: c.Actor) -> None:
+    if not cmd.answers:
+        raise ValidationFailed.field("answers", "record at least one answer")
+
+
+def _nothing(state: CaseState, cmd: c.Command, actor: c.Actor) -> None:
+    return None
+
+
+def _add_tag(state: CaseState, cmd: c.AddTasmatyoTag, actor: c.Actor) -> None:
+    if state.tasmatyo:
+        raise IllegalStep("the client already carries the Täsmätyö tag")
+    if cmd.basis == "screening" and not (state.screened and state.concern):
+        raise IllegalStep("the tag cannot rest on screening: no screening found a concern")
+    if cmd.basis == "b_statement" and not state.diagnosed:
+        raise IllegalStep("the tag cannot rest on a B statement: none is recorded")
+    if cmd.basis == "self_report" and not state.self_assessments:
+        raise IllegalStep("the tag cannot rest on a self-report: no self-assessment is recorded")
+
+
+def _remove_tag(state: CaseState, cmd: c.RemoveTasmatyoTag, actor: c.Actor) -> None:
+    if not state.tasmatyo:
+        raise IllegalStep("the client does not carry the Täsmätyö tag")
+
+
+def _decline_tag(state: CaseState, cmd: c.DeclineTasmatyoTag, actor: c.Actor) -> None:
+    if not (state.screened and state.concern):
+        raise IllegalStep("there is no screening concern to decide on")
+    if state.tag_decided:
+        raise IllegalStep("the tag has already been decided")
+
+
+def _diagnosis(state: CaseState, cmd: c.RecordDiagnosis, actor: c.Actor) -> None:
+    if cmd.icd_chapter not in reference().icd_chapters:
+        raise ValidationFailed.field("icd_chapter", f"{cmd.icd_chapter!r} is no ICD-10 chapter")
+
+
+def _refer_coaching(state: CaseState, cmd: c.ReferToCoaching, actor: c.Actor) -> None:
+    _identified(state, "a TyöDesign referral")
+    if any(item.status in ("referred", "started") for item in state.coaching):
+        raise IllegalStep("the client already has TyöDesign coaching under way")
+
+
+def _coaching_step(wanted: tuple[str, ...], verb: str) -> Callable[[CaseState, Any, c.Actor], None]:
+    def rule(state: CaseState, cmd: Any, actor: c.Actor) -> None:
+        item = state.coaching_item(cmd.coaching_id)
+        if item is None:
+            raise IllegalStep(f"the case has no coaching {cmd.coaching_id}")
+        if item.status not in wanted:
+            raise IllegalStep(f"coaching {item.id} cannot be {verb}: it is {item.status}")
+
+    return rule
+
+
+def _match(state: CaseState, cmd: c.ProposeMatch, actor: c.Actor) -> None:
+    if cmd.sector not in reference().sectors:
+        raise ValidationFailed.field("sector", f"unknown sector {cmd.sector!r}")
+    _identified(state, "an employer match")
+
+
+def _referral_outcome(state: CaseState, cmd: c.RecordReferralOutcome, actor: c.Actor) -> None:
+    item = state.referral(cmd.referral_id)
+    if item is None:
+        raise IllegalStep(f"the case has no job referral {cmd.referral_id}")
+    if item.status != "made":
+        raise IllegalStep(f"job referral {item.id} already has its outcome")
+
+
+def _apply_subsidy(state: CaseState, cmd: c.ApplyForSubsidy, actor: c.Actor) -> None:
+    kind = cmd.kind.replace("_", " ")
+    if any(s.kind == cmd.kind and s.status == "applied" for s in state.subsidies):
+        raise IllegalStep(f"a {kind} application is already waiting for its decision")
+
+
+def _decide_subsidy(state: CaseState, cmd: c.DecideSubsidy, actor: c.Actor) -> None:
+    item = state.subsidy(cmd.subsidy_id)
+    if item is None:
+        raise IllegalStep(f"the case has no subsidy application {cmd.subsidy_id}")
+    if item.status != "applied":
+        raise IllegalStep(f"subsidy application {item.id} is already {item.status}")
+
+
+def _sickness(state: CaseState, cmd: c.RecordSicknessAllowance, actor: c.Actor) -> None:
+    used = state.sickness_days_used
+    if used is not None and cmd.days_used < used:
+        raise ValidationFailed.field(
+            "days_used", f"sickness-allowance days cannot go down from {used} to {cmd.days_used}"
+        )
+
+
+def _known_partner(field: str, slug: str) -> None:
+    if slug not in reference().partners:
+        raise ValidationFailed.field(field, f"unknown partner {slug!r}")
+
+
+def _request_handoff(state: CaseState, cmd: c.RequestHandoff, actor: c.Actor) -> None:
+    _known_partner("partner", cmd.partner)
+    name = partner_name(cmd.partner)
+    if cmd.consent is None:
+        raise ConsentMissing(f"the {name} handoff needs the client's recorded consent")
+    for partner in cmd.consent.partners:
+        _known_partner("consent.partners", partner)
+    if cmd.partner not in cmd.consent.partners:
+        raise ConsentMissing(f"the client has not consented to sharing with {name}")
+    if extra := sorted(set(cmd.shares) - set(cmd.consent.shares)):
+        raise ConsentMissing(f"the client has not consented to sharing {', '.join(extra)}")
+    if any(h.partner == cmd.partner and h.status in OPEN_HANDOFF for h in state.handoffs):
+        raise IllegalStep(f"a {name} handoff is already open")
+
+
+def _partner_step(
+    wanted: tuple[str, ...], action: str, missing: str
+) -> Callable[[CaseState, Any, c.Actor], None]:
+    def rule(state: CaseState, cmd: Any, actor: c.Actor) -> None:
+        item = state.handoff(cmd.handoff_id)
+        if item is None or (actor.role == "partner" and actor.partner != item.partner):
+            raise IllegalStep(f"the case has no handoff {cmd.handoff_id} for you")
+        if item.status not in wanted:
+            name = partner_name(item.partner)
+            raise IllegalStep(f"the {name} handoff cannot be {action}: {missing.format(name)}")
+
+    return rule
+
+
+def _redirect(state: CaseState, cmd: c.RedirectHandoff, actor: c.Actor) -> None:
+    _partner_step(("acknowledged",), "redirected", "{} has not acknowledged it")(state, cmd, actor)
+    _known_partner("to_partner", cmd.to_partner)
+    item = state.handoff(cmd.handoff_id)
+    assert item is not None
+    if cmd.to_partner == item.partner:
+        raise ValidationFailed.field("to_partner", "redirect to another partner")
+    if cmd.to_partner not in item.consent_partners:
+        name = partner_name(cmd.to_partner)
+        raise ConsentMissing(f"the client has not consented to sharing with {name}")
+
+
+def _start_employment(state: CaseState, cmd: c.StartEmployment, actor: c.Actor) -> None:
+    if state.employment is not None:
+        raise IllegalStep("employment has already started")
+    if cmd.subsidy_id is not None:
+        item = state.subsidy(cmd.subsidy_id)
+        if item is None or item.kind != "pay_subsidy":
+            raise IllegalStep(f"the case has no pay-subsidy application {cmd.subsidy_id}")
+        if item.status != "granted":
+            raise IllegalStep("a pay subsidy must be granted before the job starts")
+
+
+def _follow_up(state: CaseState, cmd: c.RecordFollowUp, actor: c.Actor) -> None:
+    if state.employment is None:
+        raise IllegalStep("a follow-up needs a started employment")
+    if str(cmd.month) in state.employment.follow_ups:
+        raise IllegalStep(f"the {cmd.month}-month follow-up is already recorded")
+
+
+def _flag_stall(state: CaseState, cmd: c.FlagStall, actor: c.Actor) -> None:
+    if cmd.step not in reference().steps:
+        raise ValidationFailed.field("step", f"unknown step {cmd.step!r}")
+    waiting = {(w.step, w.item, w.since) for w in waiting_steps(state)}
+    if (cmd.step, cmd.item, cmd.since) not in waiting:
+        raise IllegalStep(f"the case is not waiting on {cmd.step} since {cmd.since.isoformat()}")
+    if state.stall(cmd.step, cmd.item) is not None:
+        raise IllegalStep(f"{cmd.step} is already flagged as stalled")
+
+
+def _escalate(state: CaseState, cmd: c.EscalateStall, actor: c.Actor) -> None:
+    stall = state.stall(cmd.step, cmd.item)
+    if stall is None:
+        raise IllegalStep(f"{cmd.step} is not stalled")
+    if stall.escalated:
+        raise IllegalStep(f"the stall of {cmd.step} is already escalated")
+
+
+def _reassign(state: CaseState, cmd: c.Reassign, actor: c.Actor) -> None:
+    if cmd.team is not None and cmd.team not in reference().areas[state.area].teams:
+        raise ValidationFailed.field("team", f"{cmd.team!r} is not a team of area {state.area!r}")
+
+
+def _close(state: CaseState, cmd: c.CloseCase, actor: c.Actor) -> None:
+    if cmd.outcome == "employed" and state.employment is None:
+        raise IllegalStep("the case cannot close as employed: no employment has started")
+
+
+_RULES: dict[type[c.Command], Callable[[CaseState, Any, c.Actor], None]] = {
+    c.RecordScreening: _screening,
+    c.RecordSelfAssessment: _nothing,
+    c.AddTasmatyoTag: _add_tag,
+    c.RemoveTasmatyoTag: _remove_tag,
+    c.DeclineTasmatyoTag: _decline_tag,
+    c.RecordDiagnosis: _diagnosis,
+    c.RecordWorkHistory: _nothing,
+    c.ReferToCoaching: _refer_coaching,
+    c.StartCoaching: _coaching_step(("referred",), "started"),
+    c.CompleteCoaching: _coaching_step(("started",), "completed"),
+    c.InterruptCoaching: _coaching_step(("referred", "started"), "interrupted"),
+    c.ProposeMatch: _match,
+    c.MakeJobReferral: _nothing,
+    c.RecordReferralOutcome: _referral_outcome,
+    c.ApplyForSubsidy: _apply_subsidy,
+    c.DecideSubsidy: _decide_subsidy,
+    c.RecordSicknessAllowance: _sickness,
+    c.RequestHandoff: _request_handoff,
+    c.AcknowledgeHandoff: _partner_step(("requested",), "acknowledged", "it is not waiting"),
+    c.RequestHandoffInfo: _partner_step(
+        ("acknowledged",), "asked for more information", "{} has not acknowledged it"
+    ),
+    c.SupplyHandoffInfo: _partner_step(
+        ("info_requested",), "given information", "{} has asked for none"
+    ),
+    c.AcceptHandoff: _partner_step(("acknowledged",), "accepted", "{} has not acknowledged it"),
+    c.RejectHandoff: _partner_step(("acknowledged",), "rejected", "{} has not acknowledged it"),
+    c.RedirectHandoff: _redirect,
+    c.CompleteHandoff: _partner_step(("accepted",), "completed", "{} has not accepted it"),
+    c.StartEmployment: _start_employment,
+    c.RecordFollowUp: _follow_up,
+    c.FlagStall: _flag_stall,
+    c.EscalateStall: _escalate,
+    c.Reassign: _reassign,
+    c.AddNote: _nothing,
+    c.CloseCase: _close,
+}
+assert set(_RULES) == set(c.CASE_COMMANDS.values()), "every command needs its rule"
+
+
+def _candidates(state: CaseState) -> Iterator[c.Command]:
+    """One plausible command of each kind the state could accept, to test against the rules."""
+    any_id = UUID(int=0)
+    yield c.RecordScreening(answers={"q": "a"}, concern=True)
+    yield c.RecordSelfAssessment(
+        overall=5, mental_wellbeing=5, social_participation=5, physical_functioning=5, skills=5,
+        everyday_coping=5,
+    )  # fmt: skip
+    yield from (c.AddTasmatyoTag(basis=b) for b in ("screening", "b_statement", "self_report"))
+    yield c.RemoveTasmatyoTag(reason="-")
+    yield c.DeclineTasmatyoTag(reason="-")
+    yield c.RecordDiagnosis(icd_chapter="F", b_statement_on=state.opened_at.date())
+    yield c.RecordWorkHistory(years=1, last_insured="none")
+    yield c.ReferToCoaching()
+    for item in state.coaching:
+        yield c.StartCoaching(coaching_id=item.id)
+        yield c.CompleteCoaching(coaching_id=item.id)
+        yield c.InterruptCoaching(coaching_id=item.id, reason="-")
+    yield c.ProposeMatch(employer_id=any_id, sector=next(iter(reference().sectors)))
+    yield c.MakeJobReferral(employer_id=any_id, vacancy_id="-")
+    for referral in state.referrals:
+        yield c.RecordReferralOutcome(referral_id=referral.id, hired=True)
+    yield from (c.ApplyForSubsidy(kind=k) for k in ("pay_subsidy", "work_arrangement_subsidy"))
+    for subsidy in state.subsidies:
+        yield c.DecideSubsidy(subsidy_id=subsidy.id, granted=True)
+    yield c.RecordSicknessAllowance(days_used=state.sickness_days_used or 0)
+    for slug in reference().partners:
+        consent = c.Consent(given_on=state.opened_at.date(), partners=[slug])
+        yield c.RequestHandoff(partner=slug, consent=consent)
+    for h in state.handoffs:
+        yield c.AcknowledgeHandoff(handoff_id=h.id)
+        yield c.RequestHandoffInfo(handoff_id=h.id, question="-")
+        yield c.SupplyHandoffInfo(handoff_id=h.id, answer="-")
+        yield c.AcceptHandoff(handoff_id=h.id)
+        yield c.RejectHandoff(handoff_id=h.id, reason="-")
+        for other in h.consent_partners:
+            yield c.RedirectHandoff(handoff_id=h.id, to_partner=other, reason="-")
+        yield c.CompleteHandoff(handoff_id=h.id, outcome="other")
+    yield c.StartEmployment(starts_on=state.opened_at.date())
+    yield from (c.RecordFollowUp(month=m, employed=True) for m in (3, 6))
+    for stall in state.stalls:
+        yield c.EscalateStall(step=stall.step, item=stall.item)
+    yield c.Reassign(assignee="-")
+    yield c.AddNote(text="-")
+    yield from (c.CloseCase(outcome=o, reason="-") for o in ("employed", "other"))
+
+
+def next_steps(state: CaseState, ctx: c.Context) -> list[str]:
+    """The names of the commands this caller may run on the case now."""
+    allowed: list[str] = []
+    for cmd in _candidates(state):
+        name = cmd.name()
+        if name in allowed:
+            continue
+        try:
+            check(state, cmd, ctx)
+        except (IllegalStep, NotPermitted, ValidationFailed):
+            continue
+        allowed.append(name)
+    return allowed
