@@ -1,0 +1,218 @@
+"""The eventsourcing Application: commands in, events stored, the past read back.
+
+A thin façade: load the aggregate, let it decide, save what it recorded — together with the
+idempotency record and the case register, in one transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+import msgspec
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, StoredEvent
+from eventsourcing.utils import get_topic
+
+from casework.db import Database
+from casework.domain import commands as c
+from casework.domain.case import ClientCase
+from casework.domain.errors import (
+    IdempotencyKeyReused,
+    OpenCaseExists,
+    StaleVersion,
+    UnknownCase,
+)
+from casework.domain.events import CaseClosed
+from casework.keys import KeyRing
+from casework.register import ClientRegister
+from casework.store import (
+    SCHEMA,
+    CaseSnapshot,
+    CaseworkMapper,
+    CaseworkRecorder,
+    ChainedEventStore,
+    register_transcodings,
+)
+
+SNAPSHOT_INTERVAL = 50
+
+
+class CommandResult(msgspec.Struct, frozen=True):
+    """What a command did: the case's new version and the events it recorded."""
+
+    case_id: UUID
+    version: int
+    events: list[str]
+    replayed: bool = False
+
+
+class CaseworkApp(Application[UUID]):
+    name = "casework"
+    snapshotting_intervals = {ClientCase: SNAPSHOT_INTERVAL}
+    snapshot_class = CaseSnapshot
+    env = {
+        "APPLICATION_RECORDER_TOPIC": get_topic(CaseworkRecorder),
+        "AGGREGATE_CACHE_MAXSIZE": "2000",
+    }
+
+    def __init__(self, database: Database, master_key: bytes, **env: str) -> None:
+        super().__init__(env=database.eventsourcing_env() | env)
+        datastore = self.recorder.datastore  # type: ignore[attr-defined]
+        self.keyring = KeyRing(datastore, master_key)
+        self.mapper.keyring = self.keyring  # type: ignore[attr-defined]
+        self.clients = ClientRegister(self.keyring)
+        self.keyring.create_schema()
+        self.clients.create_schema()
+        with datastore.transaction(commit=True) as curs:
+            curs.execute(SCHEMA)
+
+    def construct_mapper(self) -> CaseworkMapper:
+        return CaseworkMapper(transcoder=self.construct_transcoder())
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        register_transcodings(transcoder)
+
+    def construct_event_store(self) -> ChainedEventStore:
+        return ChainedEventStore(mapper=self.mapper, recorder=self.recorder)
+
+    @staticmethod
+    def context(
+        actor: c.Actor, correlation_id: str | None = None, causation_id: str | None = None
+    ) -> c.Context:
+        """The context of a command arriving now."""
+        return c.Context(
+            actor=actor,
+            recorded_at=datetime.now(UTC),
+            correlation_id=correlation_id or uuid4().hex,
+            causation_id=causation_id,
+        )
+
+    # Commands
+
+    def open_case(
+        self, cmd: c.OpenCase, ctx: c.Context, idempotency_key: str | None = None
+    ) -> CommandResult:
+        """Open a programme case for the client with this identity code (registered if new)."""
+        scope = f"open_case:{ctx.actor.id}"
+        digest = self._digest(cmd)
+        if idempotency_key and (earlier := self._replay(scope, idempotency_key, digest)):
+            return earlier
+        client_id = self.clients.find_or_register(cmd.identity_code, ctx.actor)
+        if existing := self._open_case_of(client_id):
+            raise OpenCaseExists(existing)
+        case = ClientCase.open(uuid4(), str(client_id), cmd, ctx)
+        result = CommandResult(case.id, case.version, _event_names(case))
+        try:
+            self.save(
+                case,
+                open_case=(case.id, client_id),
+                idempotency=_idempotency(scope, idempotency_key, digest, result),
+            )
+        except IntegrityError:
+            if idempotency_key and (earlier := self._replay(scope, idempotency_key, digest)):
+                return earlier
+            if existing := self._open_case_of(client_id):
+                raise OpenCaseExists(existing) from None
+            raise
+        return result
+
+    def execute(
+        self,
+        case_id: UUID,
+        cmd: c.Command,
+        ctx: c.Context,
+        expected_version: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> CommandResult:
+        """Run a command on a case. Refused commands record nothing."""
+        scope = f"case:{case_id}"
+        digest = self._digest(cmd)
+        if idempotency_key and (earlier := self._replay(scope, idempotency_key, digest)):
+            return earlier
+        case = self.get_case(case_id)
+        if expected_version is not None and case.version != expected_version:
+            raise StaleVersion(expected_version, case.version)
+        case.execute(cmd, ctx)
+        result = CommandResult(case.id, case.version, _event_names(case))
+        closes = any(isinstance(e, CaseClosed) for e in case.pending_events)
+        try:
+            self.save(
+                case,
+                idempotency=_idempotency(scope, idempotency_key, digest, result),
+                close_case=case.id if closes else None,
+            )
+        except IntegrityError:
+            # Another writer got there first: with our key (a retry racing itself) or another.
+            if idempotency_key and (earlier := self._replay(scope, idempotency_key, digest)):
+                return earlier
+            current = self.get_case(case_id).version
+            raise StaleVersion(expected_version or result.version - len(result.events), current)
+        return result
+
+    # Reads
+
+    def get_case(self, case_id: UUID, version: int | None = None) -> ClientCase:
+        try:
+            return self.repository.get(case_id, version=version)
+        except AggregateNotFoundError:
+            raise UnknownCase(case_id) from None
+
+    def case_at(self, case_id: UUID, moment: datetime) -> ClientCase:
+        """The case as it stood at a moment: every event recorded up to then."""
+        version = 0
+        for stored in self.recorder.select_events(case_id):
+            if self.mapper.to_domain_event(stored).timestamp > moment:
+                break
+            version = stored.originator_version
+        if version == 0:
+            raise UnknownCase(case_id)
+        return self.get_case(case_id, version=version)
+
+    def stored_events(self, case_id: UUID) -> list[StoredEvent]:
+        return list(self.recorder.select_events(case_id))
+
+    # Idempotency and the register
+
+    def _replay(self, scope: str, key: str, digest: bytes) -> CommandResult | None:
+        with self.recorder.datastore.transaction(commit=False) as curs:  # type: ignore[attr-defined]
+            curs.execute(
+                "SELECT request_digest, response FROM idempotency_keys "
+                "WHERE scope = %s AND key = %s",
+                (scope, key),
+            )
+            row = curs.fetchone()
+        if row is None:
+            return None
+        if bytes(row["request_digest"]) != digest:
+            raise IdempotencyKeyReused(
+                "this Idempotency-Key was already used for a different command"
+            )
+        result = msgspec.json.decode(row["response"], type=CommandResult)
+        return msgspec.structs.replace(result, replayed=True)
+
+    def _digest(self, cmd: c.Command) -> bytes:
+        # Keyed, because an OpenCase body holds an identity code.
+        return self.keyring.digest(cmd.name() + msgspec.json.encode(cmd).decode(), "request")
+
+    def _open_case_of(self, client_id: UUID) -> UUID | None:
+        with self.recorder.datastore.transaction(commit=False) as curs:  # type: ignore[attr-defined]
+            curs.execute(
+                "SELECT case_id FROM client_cases WHERE client_id = %s AND open", (client_id,)
+            )
+            row = curs.fetchone()
+        return row["case_id"] if row else None
+
+
+def _event_names(aggregate: Any) -> list[str]:
+    return [type(e).__name__ for e in aggregate.pending_events]
+
+
+def _idempotency(
+    scope: str, key: str | None, digest: bytes, result: CommandResult
+) -> tuple[str, str, bytes, bytes] | None:
+    if key is None:
+        return None
+    return (scope, key, digest, msgspec.json.encode(result))
