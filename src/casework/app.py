@@ -148,8 +148,8 @@ class CaseworkApp(Application[UUID]):
             # Another writer got there first: with our key (a retry racing itself) or another.
             if idempotency_key and (earlier := self._replay(scope, idempotency_key, digest)):
                 return earlier
-            current = self.get_case(case_id).version
-            raise StaleVersion(expected_version or result.version - len(result.events), current)
+            seen = result.version - len(result.events)
+            raise StaleVersion(seen, self.get_case(case_id).version) from None
         return result
 
     # Reads

@@ -25,9 +25,8 @@ def _demo(args: argparse.Namespace) -> int:
         print(f"\ncase {case_id}  stage={case.state.stage}  group={case.state.group}")
         for item in history(app, case_id):
             actor = f"{item.actor.role}:{item.actor.id}"
-            print(
-                f"  v{item.version:<3} {item.type:<28} {actor:<22} {item.recorded_at:%Y-%m-%d %H:%M}"
-            )
+            when = f"{item.effective_at:%Y-%m-%d %H:%M}"
+            print(f"  v{item.version:<3} {item.type:<28} {actor:<22} {when}")
     return 0
 
 
