@@ -29,7 +29,6 @@ from casework.keys import KeyRing
 from casework.register import ClientRegister
 from casework.store import (
     SCHEMA,
-    CaseSnapshot,
     CaseworkMapper,
     CaseworkRecorder,
     ChainedEventStore,
@@ -51,7 +50,6 @@ class CommandResult(msgspec.Struct, frozen=True):
 class CaseworkApp(Application[UUID]):
     name = "casework"
     snapshotting_intervals = {ClientCase: SNAPSHOT_INTERVAL}
-    snapshot_class = CaseSnapshot
     env = {
         "APPLICATION_RECORDER_TOPIC": get_topic(CaseworkRecorder),
         "AGGREGATE_CACHE_MAXSIZE": "2000",

@@ -21,7 +21,6 @@ from uuid import UUID
 
 import msgspec
 from cryptography.exceptions import InvalidTag
-from eventsourcing.domain import Snapshot
 from eventsourcing.persistence import (
     EventStore,
     JSONTranscoder,
@@ -56,12 +55,6 @@ CREATE TABLE IF NOT EXISTS chain_heads (
     hash text NOT NULL
 );
 """
-
-
-class CaseSnapshot(Snapshot):
-    """A snapshot of a case; its state holds health data, so it is sealed like the events."""
-
-    protected = ("state",)
 
 
 class Sealed(msgspec.Struct, frozen=True):

@@ -40,6 +40,11 @@ class ClientCase(Aggregate):
     # `state` (a CaseState) is set by CaseOpened.apply; no class annotation, or eventsourcing
     # would make it a constructor argument.
 
+    class Snapshot(Aggregate.Snapshot):
+        """A snapshot holds health data in its state, so it is sealed like the events."""
+
+        protected = ("state",)
+
     @classmethod
     def open(cls, case_id: UUID, client_id: str, cmd: c.OpenCase, ctx: c.Context) -> ClientCase:
         rules.check_open_case(cmd, ctx)
