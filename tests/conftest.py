@@ -38,7 +38,7 @@ def database(pg_server: Database, request: pytest.FixtureRequest) -> Database:
     return create_database(pg_server, f"t_{name}_{os.getpid()}")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def master_key() -> bytes:
     return os.urandom(32)
 

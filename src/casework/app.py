@@ -91,7 +91,11 @@ class CaseworkApp(Application[UUID]):
     # Commands
 
     def open_case(
-        self, cmd: c.OpenCase, ctx: c.Context, idempotency_key: str | None = None
+        self,
+        cmd: c.OpenCase,
+        ctx: c.Context,
+        idempotency_key: str | None = None,
+        case_id: UUID | None = None,
     ) -> CommandResult:
         """Open a programme case for the client with this identity code (registered if new)."""
         scope = f"open_case:{ctx.actor.id}"
@@ -101,7 +105,7 @@ class CaseworkApp(Application[UUID]):
         client_id = self.clients.find_or_register(cmd.identity_code, ctx.actor)
         if existing := self._open_case_of(client_id):
             raise OpenCaseExists(existing)
-        case = ClientCase.open(uuid4(), str(client_id), cmd, ctx)
+        case = ClientCase.open(case_id or uuid4(), str(client_id), cmd, ctx)
         result = CommandResult(case.id, case.version, _event_names(case))
         try:
             self.save(

@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from functools import cache
 from zoneinfo import ZoneInfo
 
 import holidays
 
 HELSINKI = ZoneInfo("Europe/Helsinki")
+YEARS = range(1990, 2101)
 
-
-@cache
-def _finnish_holidays() -> holidays.HolidayBase:
-    # Midsummer Eve and Christmas Eve are included: offices are closed on them.
-    return holidays.country_holidays("FI")
+# Computed once, at import: the holidays package translates names lazily through gettext and
+# locale, which a Temporal workflow may not touch. Midsummer Eve and Christmas Eve are included.
+FINNISH_HOLIDAYS = frozenset(holidays.country_holidays("FI", years=YEARS))
 
 
 def is_working_day(day: date) -> bool:
-    return day.weekday() < 5 and day not in _finnish_holidays()
+    if day.year not in YEARS:
+        raise ValueError(f"no holiday calendar for {day.year}")
+    return day.weekday() < 5 and day not in FINNISH_HOLIDAYS
 
 
 def local_date(moment: datetime) -> date:

@@ -238,6 +238,14 @@ class ClientCase(Aggregate):
         self._record(e.StallEscalated, cmd, ctx, step=cmd.step, item=cmd.item)
 
     @_command
+    def send_handoff_reminder(self, cmd: c.SendHandoffReminder, ctx: c.Context) -> None:
+        wait = next(w for w in rules.waiting_steps(self.state) if w.item == cmd.handoff_id)
+        self._record(
+            e.HandoffReminderSent, cmd, ctx, handoff_id=cmd.handoff_id, step=cmd.step,
+            since=wait.since,
+        )  # fmt: skip
+
+    @_command
     def reassign(self, cmd: c.Reassign, ctx: c.Context) -> None:
         self._record(
             e.CaseReassigned, cmd, ctx, assignee=cmd.assignee, team=cmd.team or self.state.team

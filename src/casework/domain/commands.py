@@ -218,6 +218,11 @@ class FlagStall(Command, kw_only=True):
     policy_version: str
 
 
+class SendHandoffReminder(Command, kw_only=True):
+    handoff_id: ItemId
+    step: str
+
+
 class EscalateStall(Command, kw_only=True):
     step: str
     item: str | None = None
@@ -246,7 +251,7 @@ CASE_COMMANDS: dict[str, type[Command]] = {
         ApplyForSubsidy, DecideSubsidy, RecordSicknessAllowance, RequestHandoff,
         AcknowledgeHandoff, RequestHandoffInfo, SupplyHandoffInfo, AcceptHandoff, RejectHandoff,
         RedirectHandoff, CompleteHandoff, StartEmployment, RecordFollowUp, FlagStall,
-        EscalateStall, Reassign, AddNote, CloseCase,
+        EscalateStall, SendHandoffReminder, Reassign, AddNote, CloseCase,
     )
 }  # fmt: skip
 """Every command on an existing case, by name."""

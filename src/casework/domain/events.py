@@ -355,6 +355,19 @@ class HandoffCompleted(_HandoffMoved):
         item.outcome = self.outcome
 
 
+class HandoffReminderSent(CaseEvent):
+    handoff_id: str
+    step: str
+    since: datetime
+
+    is_activity = False
+
+    def evolve(self, state: CaseState) -> None:
+        item = state.handoff(self.handoff_id)
+        assert item is not None
+        item.reminded = f"{self.step}@{self.since.isoformat()}"
+
+
 class EmploymentStarted(CaseEvent):
     starts_on: date
     employer_id: str | None

@@ -22,12 +22,14 @@ class Limit(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     amount: Annotated[int, msgspec.Meta(gt=0)]
     unit: Unit
 
-    def deadline(self, since: datetime) -> datetime:
+    def deadline(self, since: datetime, fraction: float = 1) -> datetime:
+        """When the limit (or a fraction of it: a half to remind, twice to escalate) runs out."""
+        amount = max(1, round(self.amount * fraction))
         if self.unit == "working_days":
-            return add_working_days(since, self.amount)
+            return add_working_days(since, amount)
         if self.unit == "days":
-            return add_days(since, self.amount)
-        return since + timedelta(seconds=self.amount)
+            return add_days(since, amount)
+        return since + timedelta(seconds=amount)
 
     def describe(self) -> str:
         return f"{self.amount} {self.unit.replace('_', ' ')}"

@@ -40,6 +40,7 @@ ROLES: dict[str, frozenset[str]] = {name: STAFF for name in c.CASE_COMMANDS} | {
     "complete_handoff": PARTNER,
     "flag_stall": SYSTEM,
     "escalate_stall": SYSTEM,
+    "send_handoff_reminder": SYSTEM,
 }
 """Which roles may run each command."""
 
@@ -325,6 +326,16 @@ def _escalate(state: CaseState, cmd: c.EscalateStall, actor: c.Actor) -> None:
         raise IllegalStep(f"the stall of {cmd.step} is already escalated")
 
 
+def _remind(state: CaseState, cmd: c.SendHandoffReminder, actor: c.Actor) -> None:
+    wait = next((w for w in waiting_steps(state) if w.item == cmd.handoff_id), None)
+    if wait is None or wait.step != cmd.step:
+        raise IllegalStep(f"handoff {cmd.handoff_id} is not waiting on {cmd.step}")
+    item = state.handoff(cmd.handoff_id)
+    assert item is not None
+    if item.reminded == f"{wait.step}@{wait.since.isoformat()}":
+        raise IllegalStep(f"{partner_name(item.partner)} has already been reminded")
+
+
 def _reassign(state: CaseState, cmd: c.Reassign, actor: c.Actor) -> None:
     if cmd.team is not None and cmd.team not in reference().areas[state.area].teams:
         raise ValidationFailed.field("team", f"{cmd.team!r} is not a team of area {state.area!r}")
@@ -369,6 +380,7 @@ _RULES: dict[type[c.Command], Callable[[CaseState, Any, c.Actor], None]] = {
     c.RecordFollowUp: _follow_up,
     c.FlagStall: _flag_stall,
     c.EscalateStall: _escalate,
+    c.SendHandoffReminder: _remind,
     c.Reassign: _reassign,
     c.AddNote: _nothing,
     c.CloseCase: _close,

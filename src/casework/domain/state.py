@@ -48,6 +48,7 @@ class Handoff(msgspec.Struct):
     since: datetime
     consent_partners: list[str]
     outcome: str | None = None
+    reminded: str | None = None  # the wait ("step@since") the partner was last reminded of
 
 
 class Stall(msgspec.Struct):

@@ -1,0 +1,1 @@
+"""Temporal orchestration: a journey workflow per case, a handoff workflow per partner handoff."""

@@ -1,0 +1,94 @@
+"""The callers' side: open a case with its journey (update-with-start), send it commands."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+from uuid import UUID
+
+from temporalio.client import (
+    Client,
+    WithStartWorkflowOperation,
+    WorkflowUpdateFailedError,
+)
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.exceptions import ApplicationError
+
+from casework.domain.policy import StallPolicy
+from workflows.journey import JourneyWorkflow
+from workflows.messages import (
+    Caller,
+    CommandOutcome,
+    CommandRequest,
+    JourneyInput,
+    OpenCaseRequest,
+    journey_id,
+)
+
+CASE_NAMESPACE = UUID("8f0d6c1e-3a52-4c55-9a57-4a0f3c8f2b10")
+
+
+class Refused(Exception):
+    """A command the journey refused: its code, a sentence, and what else the domain said."""
+
+    def __init__(self, code: str, detail: str, details: dict[str, Any]) -> None:
+        super().__init__(detail)
+        self.code, self.detail, self.details = code, detail, details
+
+
+def _refused(error: WorkflowUpdateFailedError) -> Refused:
+    cause = error.cause
+    if isinstance(cause, ApplicationError):
+        details = cause.details[0] if cause.details else {}
+        return Refused(cause.type or "refused", cause.message, details)
+    return Refused("refused", str(cause or error), {})
+
+
+def case_id_for(caller: Caller, idempotency_key: str | None) -> UUID:
+    """A retried opening (same caller, same key) names the same case, and so the same journey."""
+    if idempotency_key is None:
+        return uuid.uuid4()
+    return uuid.uuid5(CASE_NAMESPACE, f"{caller.actor.id}\n{idempotency_key}")
+
+
+class Journeys:
+    def __init__(self, client: Client, task_queue: str, policy: StallPolicy) -> None:
+        self.client, self.task_queue, self.policy = client, task_queue, policy
+
+    async def open_case(
+        self, body: dict[str, Any], caller: Caller, idempotency_key: str | None = None
+    ) -> CommandOutcome:
+        case_id = case_id_for(caller, idempotency_key)
+        start = WithStartWorkflowOperation(
+            JourneyWorkflow.run,
+            JourneyInput(case_id, self.policy),
+            id=journey_id(case_id),
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            task_queue=self.task_queue,
+        )
+        request = OpenCaseRequest(case_id, body, caller, idempotency_key)
+        try:
+            return await self.client.execute_update_with_start_workflow(
+                JourneyWorkflow.open_case, request, start_workflow_operation=start,
+                id=idempotency_key,
+            )  # fmt: skip
+        except WorkflowUpdateFailedError as error:
+            raise _refused(error) from None
+
+    async def run(
+        self,
+        case_id: UUID,
+        name: str,
+        body: dict[str, Any],
+        caller: Caller,
+        expected_version: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> CommandOutcome:
+        handle = self.client.get_workflow_handle(journey_id(case_id))
+        request = CommandRequest(case_id, name, body, caller, expected_version, idempotency_key)
+        try:
+            return await handle.execute_update(
+                name, request, id=idempotency_key, result_type=CommandOutcome
+            )
+        except WorkflowUpdateFailedError as error:
+            raise _refused(error) from None

@@ -1,0 +1,79 @@
+"""The handoff workflow: one per handoff to Kela, Keva or Ilmarinen, a child of the journey.
+
+It keeps the partner's clock: a reminder halfway to the acknowledgement and decision deadlines, a
+stall when a deadline passes, escalation at twice the limit, and the information loop's own limit.
+The journey tells it of every change to the case; when the handoff is decided, completed or
+redirected, its outcome returns to the journey.
+"""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from casework.domain.commands import Command
+    from casework.domain.policy import StallPolicy
+    from casework.domain.stalls import due_commands
+    from casework.domain.state import CaseState
+    from workflows.messages import CaseChanged, HandoffInput, HandoffResult, journey_id
+
+import contextlib
+
+from workflows.writes import system_request, write
+
+HANDOFF_STEPS = frozenset({"handoff_ack", "handoff_info", "handoff_decision"})
+UNDER_WAY = frozenset({"requested", "acknowledged", "info_requested", "accepted"})
+
+
+@workflow.defn
+class HandoffWorkflow:
+    def __init__(self) -> None:
+        self.state: CaseState | None = None
+        self.policy: StallPolicy | None = None
+        self.changed = False
+
+    @workflow.run
+    async def run(self, start: HandoffInput) -> HandoffResult:
+        self.state, self.policy = start.state, start.policy
+        while True:
+            handoff = self.state.handoff(start.handoff_id)
+            assert handoff is not None
+            if handoff.status not in UNDER_WAY:
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                return HandoffResult(handoff.id, handoff.partner, handoff.status, handoff.outcome)
+            commands, next_due = due_commands(
+                self.state, self.policy, workflow.now(), HANDOFF_STEPS, item=start.handoff_id
+            )
+            if commands:
+                await self._run_system(start.case_id, commands[0])
+                continue
+            self.changed = False
+            timeout = (next_due - workflow.now()) if next_due else None
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(lambda: self.changed, timeout=timeout)
+            if workflow.info().is_continue_as_new_suggested():
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(
+                    HandoffInput(start.case_id, start.handoff_id, self.policy, self.state)
+                )
+
+    async def _run_system(self, case_id: UUID, command: Command) -> None:
+        assert self.state is not None
+        try:
+            outcome = await write(system_request(case_id, self.state.version, command))
+        except ApplicationError:
+            self.changed = True  # the case moved on meanwhile: decide again
+            return
+        if outcome.state.version > self.state.version:
+            self.state = outcome.state
+        parent = workflow.get_external_workflow_handle(journey_id(case_id))
+        await parent.signal("case_changed", CaseChanged(outcome.state))
+
+    @workflow.signal
+    def case_changed(self, message: CaseChanged) -> None:
+        if self.state is None or message.state.version > self.state.version:
+            self.state = message.state
+            self.changed = True

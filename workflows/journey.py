@@ -1,0 +1,216 @@
+"""The journey workflow: one per case, for as long as the case is open.
+
+Staff and partners' commands arrive as updates named after the command (`record_screening`); a
+validator refuses an illegal step with the same pure rules the aggregate uses, before anything is
+written. Accepted updates write through a local activity, which returns the new case state. Between
+commands the workflow sleeps until the next deadline of the stall policy it started with, then flags
+or escalates the stalled step. Each partner handoff runs as a child workflow with its own deadlines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+from uuid import UUID
+
+from temporalio import workflow
+from temporalio.common import RawValue
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    import msgspec
+
+    from casework.domain import rules
+    from casework.domain.commands import Command, Context
+    from casework.domain.errors import CaseworkError
+    from casework.domain.policy import StallPolicy
+    from casework.domain.stalls import due_commands
+    from casework.domain.state import CaseState
+    from workflows.activities import decode_command, refusal
+    from workflows.messages import (
+        CaseChanged,
+        CommandOutcome,
+        CommandRequest,
+        HandoffInput,
+        HandoffResult,
+        JourneyInput,
+        JourneyResult,
+        OpenCaseRequest,
+        handoff_workflow_id,
+    )
+
+from workflows.handoff import HandoffWorkflow
+from workflows.writes import system_request, write
+
+JOURNEY_STEPS = frozenset(
+    {"screening", "identification", "coaching_start", "service_plan", "subsidy_decision",
+     "inactivity"}
+)  # fmt: skip
+OPEN_HANDOFF = frozenset({"requested", "acknowledged", "info_requested", "accepted"})
+
+
+@workflow.defn
+class JourneyWorkflow:
+    def __init__(self) -> None:
+        self.state: CaseState | None = None
+        self.policy: StallPolicy | None = None
+        self.changed = False
+        self.open_failed = False
+        self.handoffs_started: set[str] = set()
+        self.handoff_tasks: dict[str, asyncio.Task[HandoffResult]] = {}
+        self.handoff_outcomes: dict[str, str] = {}
+
+    @workflow.run
+    async def run(self, start: JourneyInput) -> JourneyResult:
+        self.policy = start.policy
+        self.state = start.state
+        self.handoffs_started = set(start.handoffs_started)
+        if self.state is None:
+            await workflow.wait_condition(lambda: self.state is not None or self.open_failed)
+        while self.state is not None and not self.state.closed:
+            await self._start_handoffs()
+            commands, next_due = due_commands(
+                self.state, self.policy, workflow.now(), JOURNEY_STEPS
+            )
+            if commands:
+                await self._run_system(commands[0])
+                continue
+            self.changed = False
+            timeout = (next_due - workflow.now()) if next_due else None
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(lambda: self.changed, timeout=timeout)
+            if workflow.info().is_continue_as_new_suggested():
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(self._carry_over())
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return JourneyResult(
+            case_id=start.case_id,
+            opened=self.state is not None,
+            close_outcome=self.state.close_outcome if self.state else None,
+            handoff_outcomes=self.handoff_outcomes,
+        )
+
+    def _carry_over(self) -> JourneyInput:
+        assert self.state is not None
+        assert self.policy is not None
+        return JourneyInput(
+            case_id=UUID(self.state.case_id),
+            policy=self.policy,
+            state=self.state,
+            handoffs_started=sorted(self.handoffs_started),
+        )
+
+    def _apply(self, outcome: CommandOutcome) -> None:
+        # Writes from handlers and timers interleave; the newest state wins.
+        if self.state is None or outcome.state.version >= self.state.version:
+            self.state = outcome.state
+            self.changed = True
+            for handoff_id in self.handoffs_started:
+                if handoff_id not in self.handoff_outcomes:
+                    self._tell_handoff(handoff_id)
+
+    def _tell_handoff(self, handoff_id: str) -> None:
+        assert self.state is not None
+        handle = workflow.get_external_workflow_handle(
+            handoff_workflow_id(UUID(self.state.case_id), handoff_id)
+        )
+        workflow.create_task(self._signal(handle, CaseChanged(self.state)))
+
+    @staticmethod
+    async def _signal(handle: workflow.ExternalWorkflowHandle, message: CaseChanged) -> None:
+        with contextlib.suppress(ApplicationError):  # the handoff has finished meanwhile
+            await handle.signal(HandoffWorkflow.case_changed, message)
+
+    async def _run_system(self, command: Command) -> None:
+        assert self.state is not None
+        try:
+            request = system_request(UUID(self.state.case_id), self.state.version, command)
+            self._apply(await write(request))
+        except ApplicationError as error:
+            # Another write moved the case on between deciding and writing: decide again.
+            workflow.logger.info("system command refused", extra={"code": error.type})
+            self.changed = True
+
+    async def _start_handoffs(self) -> None:
+        assert self.state is not None
+        assert self.policy is not None
+        for handoff in self.state.handoffs:
+            if handoff.status not in OPEN_HANDOFF or handoff.id in self.handoffs_started:
+                continue
+            self.handoffs_started.add(handoff.id)
+            case_id = UUID(self.state.case_id)
+            child = await workflow.start_child_workflow(
+                HandoffWorkflow.run,
+                HandoffInput(case_id, handoff.id, self.policy, self.state),
+                id=handoff_workflow_id(case_id, handoff.id),
+                parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+            )
+            self.handoff_tasks[handoff.id] = workflow.create_task(self._await_handoff(child))
+
+    async def _await_handoff(self, child: workflow.ChildWorkflowHandle) -> HandoffResult:
+        result: HandoffResult = await child
+        self.handoff_outcomes[result.handoff_id] = result.outcome or result.status
+        return result
+
+    # Updates
+
+    @workflow.update
+    async def open_case(self, request: OpenCaseRequest) -> CommandOutcome:
+        try:
+            outcome = await write(request)
+        except ApplicationError:
+            self.open_failed = True
+            raise
+        self._apply(outcome)
+        return outcome
+
+    @workflow.update(dynamic=True)
+    async def command(self, name: str, args: Sequence[RawValue]) -> CommandOutcome:
+        request = self._request(name, args)
+        # Always keyed: should this workflow task fail after the write, its retry writes once.
+        key = request.idempotency_key or f"update:{workflow.current_update_info().id}"
+        outcome = await write(
+            msgspec.structs.replace(request, idempotency_key=key, workflow_time=workflow.now())
+        )
+        self._apply(outcome)
+        return outcome
+
+    @command.validator
+    def validate_command(self, name: str, args: Sequence[RawValue]) -> None:
+        request = self._request(name, args)
+        if self.state is None:
+            raise ApplicationError("the case is not open", type="not_found", non_retryable=True)
+        ctx = Context(
+            actor=request.caller.actor,
+            recorded_at=workflow.now(),
+            correlation_id=request.caller.correlation_id,
+        )
+        try:
+            rules.check(self.state, decode_command(name, request.body), ctx)
+        except CaseworkError as error:
+            raise refusal(error) from None
+
+    @staticmethod
+    def _request(name: str, args: Sequence[RawValue]) -> CommandRequest:
+        request = workflow.payload_converter().from_payload(args[0].payload, CommandRequest)
+        if request.name != name:
+            raise ApplicationError("update name and command differ", type="validation_failed")
+        return request
+
+    @workflow.signal
+    def case_changed(self, message: CaseChanged) -> None:
+        """A handoff workflow wrote to the case."""
+        if self.state is None or message.state.version > self.state.version:
+            self.state = message.state
+            self.changed = True
+
+    @workflow.signal
+    def migrate_policy(self, policy: StallPolicy) -> None:
+        """Move this journey to another policy version (running journeys keep theirs otherwise)."""
+        self.policy = policy
+        self.changed = True
+
+    @workflow.query
+    def current_state(self) -> CaseState | None:
+        return self.state

@@ -1,0 +1,90 @@
+"""One input and one result type per workflow, update and activity, so fields can be added later.
+
+Payloads carry ids and the plain case state; the data converter seals every payload, so Temporal's
+history and web UI never hold personal or health data in clear.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import msgspec
+
+from casework.domain.commands import Actor
+from casework.domain.policy import StallPolicy
+from casework.domain.state import CaseState
+
+
+class Caller(msgspec.Struct, frozen=True):
+    """Who sent a command, and the correlation id that follows it into the events."""
+
+    actor: Actor
+    correlation_id: str
+
+
+class OpenCaseRequest(msgspec.Struct, frozen=True):
+    case_id: UUID
+    body: dict[str, Any]
+    caller: Caller
+    idempotency_key: str | None = None
+
+
+class CommandRequest(msgspec.Struct, frozen=True):
+    case_id: UUID
+    name: str
+    body: dict[str, Any]
+    caller: Caller
+    expected_version: int | None = None
+    idempotency_key: str | None = None
+    # The workflow's clock: under time skipping it runs ahead of the wall clock.
+    workflow_time: datetime | None = None
+
+
+class CommandOutcome(msgspec.Struct, frozen=True):
+    case_id: UUID
+    version: int
+    events: list[str]
+    state: CaseState
+    replayed: bool = False
+
+
+class JourneyInput(msgspec.Struct, frozen=True):
+    case_id: UUID
+    policy: StallPolicy
+    state: CaseState | None = None
+    handoffs_started: list[str] = []
+
+
+class JourneyResult(msgspec.Struct, frozen=True):
+    case_id: UUID
+    opened: bool
+    close_outcome: str | None = None
+    handoff_outcomes: dict[str, str] = {}
+
+
+class HandoffInput(msgspec.Struct, frozen=True):
+    case_id: UUID
+    handoff_id: str
+    policy: StallPolicy
+    state: CaseState
+
+
+class HandoffResult(msgspec.Struct, frozen=True):
+    handoff_id: str
+    partner: str
+    status: str
+    outcome: str | None = None
+
+
+class CaseChanged(msgspec.Struct, frozen=True):
+    state: CaseState
+
+
+def journey_id(case_id: UUID) -> str:
+    return f"journey-{case_id}"
+
+
+def handoff_workflow_id(case_id: UUID, handoff_id: str) -> str:
+    return f"handoff-{case_id}-{handoff_id}"

@@ -1,0 +1,49 @@
+"""How workflows write: a local activity per command, refusals surfacing as ApplicationError."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from uuid import UUID
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    import msgspec
+
+    from casework.domain.commands import Actor, Command
+    from workflows.activities import CaseActivities
+    from workflows.messages import Caller, CommandOutcome, CommandRequest, OpenCaseRequest
+
+SYSTEM = Actor("casework", "system")
+WRITE_TIMEOUT = timedelta(seconds=30)
+
+
+async def write(request: CommandRequest | OpenCaseRequest) -> CommandOutcome:
+    """Run a write as a local activity; a domain refusal comes back as an ApplicationError."""
+    activity = (
+        CaseActivities.open_case
+        if isinstance(request, OpenCaseRequest)
+        else CaseActivities.execute_command
+    )
+    try:
+        return await workflow.execute_local_activity_method(
+            activity, request, start_to_close_timeout=WRITE_TIMEOUT
+        )
+    except ActivityError as error:
+        if isinstance(error.cause, ApplicationError):
+            raise error.cause from None
+        raise
+
+
+def system_request(case_id: UUID, version: int, command: Command) -> CommandRequest:
+    """A command the service decides itself (a stall, a reminder), as of the workflow's clock."""
+    return CommandRequest(
+        case_id=case_id,
+        name=command.name(),
+        body=msgspec.to_builtins(command),
+        caller=Caller(SYSTEM, correlation_id=f"journey-{case_id}"),
+        # Keyed by the version it was decided on, so a retried timer writes once.
+        idempotency_key=f"system:{command.name()}:{version}",
+        workflow_time=workflow.now(),
+    )
