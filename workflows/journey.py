@@ -59,6 +59,7 @@ class JourneyWorkflow:
         self.open_failed = False
         self.handoffs_started: set[str] = set()
         self.handoff_tasks: dict[str, asyncio.Task[HandoffResult]] = {}
+        self.signals: set[asyncio.Task[None]] = set()
         self.handoff_outcomes: dict[str, str] = {}
 
     @workflow.run
@@ -115,7 +116,9 @@ class JourneyWorkflow:
         handle = workflow.get_external_workflow_handle(
             handoff_workflow_id(UUID(self.state.case_id), handoff_id)
         )
-        workflow.create_task(self._signal(handle, CaseChanged(self.state)))
+        task = asyncio.create_task(self._signal(handle, CaseChanged(self.state)))
+        self.signals.add(task)
+        task.add_done_callback(self.signals.discard)
 
     @staticmethod
     async def _signal(handle: workflow.ExternalWorkflowHandle, message: CaseChanged) -> None:
@@ -146,7 +149,7 @@ class JourneyWorkflow:
                 id=handoff_workflow_id(case_id, handoff.id),
                 parent_close_policy=workflow.ParentClosePolicy.ABANDON,
             )
-            self.handoff_tasks[handoff.id] = workflow.create_task(self._await_handoff(child))
+            self.handoff_tasks[handoff.id] = asyncio.create_task(self._await_handoff(child))
 
     async def _await_handoff(self, child: workflow.ChildWorkflowHandle) -> HandoffResult:
         result: HandoffResult = await child

@@ -2,26 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 
-from casework.demo import sample_identity_code
-from casework.domain.commands import Actor
 from casework.domain.policy import shipped_policy
-from workflows.client import Journeys, Refused
-from workflows.messages import Caller, journey_id
-
-STAFF = Caller(Actor("anna.staff", "staff", "helsinki"), correlation_id="test")
-KEVA = Caller(Actor("keva.user", "partner", partner="keva"), correlation_id="test")
-_numbers = iter(range(900, 1000))
-
-
-def new_code() -> str:
-    from datetime import date
-
-    n = next(_numbers)
-    return sample_identity_code(date(1965, 3, 1) + timedelta(days=n * 3), n)
+from tests.workflows.helpers import STAFF, opening, partner
+from workflows.client import Journeys, Refused, case_id_for
+from workflows.journey import JourneyWorkflow
+from workflows.messages import journey_id
 
 
 @pytest.fixture(scope="module")
@@ -29,26 +16,61 @@ def journeys(client, task_queue) -> Journeys:
     return Journeys(client, task_queue, shipped_policy())
 
 
-async def open_case(journeys: Journeys) -> object:
-    body = {"identity_code": new_code(), "area": "helsinki", "team": "helsinki-it"}
-    return await journeys.open_case(body, STAFF)
-
-
 async def test_opening_a_case_starts_its_journey_and_runs_commands(journeys, client, app):
-    opened = await open_case(journeys)
+    opened = await journeys.open_case(opening(), STAFF)
     outcome = await journeys.run(
         opened.case_id, "record_screening", {"answers": {"q": "a"}, "concern": True}, STAFF
     )
-    assert outcome.version == 2
-    assert outcome.state.stage == "screened"
+    assert (outcome.version, outcome.state.stage) == (2, "screened")
     description = await client.get_workflow_handle(journey_id(opened.case_id)).describe()
     assert description.status.name == "RUNNING"
     assert app.get_case(opened.case_id).version == 2
 
 
 async def test_an_illegal_step_is_refused_by_the_validator_and_writes_nothing(journeys, app):
-    opened = await open_case(journeys)
+    opened = await journeys.open_case(opening(), STAFF)
     with pytest.raises(Refused) as refused:
-        await journeys.run(opened.case_id, "accept_handoff", {"handoff_id": "handoff-9"}, KEVA)
+        await journeys.run(
+            opened.case_id, "accept_handoff", {"handoff_id": "handoff-9"}, partner("keva")
+        )
     assert refused.value.code == "illegal_step"
     assert app.get_case(opened.case_id).version == 1
+
+
+async def test_a_bad_body_is_refused_naming_the_field(journeys, app):
+    opened = await journeys.open_case(opening(), STAFF)
+    with pytest.raises(Refused) as refused:
+        await journeys.run(opened.case_id, "record_sickness_allowance", {"days_used": 301}, STAFF)
+    assert refused.value.code == "validation_failed"
+    assert refused.value.details["errors"][0]["field"] == "days_used"
+    assert app.get_case(opened.case_id).version == 1
+
+
+async def test_an_invalid_opening_is_refused_and_its_journey_ends(journeys, client):
+    with pytest.raises(Refused) as refused:
+        await journeys.open_case(opening(identity_code="010101-0000"), STAFF, "bad-open")
+    assert refused.value.code == "validation_failed"
+    case_id = case_id_for(STAFF, "bad-open")
+    handle = client.get_workflow_handle_for(JourneyWorkflow.run, journey_id(case_id))
+    result = await handle.result()
+    assert result.opened is False
+
+
+async def test_retrying_a_command_with_the_same_idempotency_key_writes_once(journeys, app):
+    opened = await journeys.open_case(opening(), STAFF, idempotency_key="open-1")
+    again = await journeys.open_case(opening(), STAFF, idempotency_key="open-1")
+    assert again.case_id == opened.case_id
+    body = {"text": "called the client"}
+    first = await journeys.run(opened.case_id, "add_note", body, STAFF, idempotency_key="n1")
+    second = await journeys.run(opened.case_id, "add_note", body, STAFF, idempotency_key="n1")
+    assert second.version == first.version
+    assert app.get_case(opened.case_id).version == 2
+
+
+async def test_a_stale_expected_version_is_refused_with_the_current_version(journeys):
+    opened = await journeys.open_case(opening(), STAFF)
+    await journeys.run(opened.case_id, "add_note", {"text": "x"}, STAFF)
+    with pytest.raises(Refused) as refused:
+        await journeys.run(opened.case_id, "add_note", {"text": "y"}, STAFF, expected_version=1)
+    assert refused.value.code == "stale_version"
+    assert refused.value.details["current_version"] == 2

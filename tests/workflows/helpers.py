@@ -1,0 +1,56 @@
+"""Shared by the workflow tests: callers, fresh identity codes, waiting for the store."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Callable
+from datetime import date, timedelta
+from typing import Any
+
+from casework.demo import sample_identity_code
+from casework.domain.commands import Actor
+from workflows.messages import Caller
+
+STAFF = Caller(Actor("anna.staff", "staff", "helsinki"), correlation_id="test")
+_numbers = itertools.count()
+
+
+def partner(slug: str) -> Caller:
+    return Caller(Actor(f"{slug}.user", "partner", partner=slug), correlation_id="test")
+
+
+def new_code() -> str:
+    n = next(_numbers)
+    number = 900 + n % 100
+    return sample_identity_code(date(1950, 1, 1) + timedelta(days=n), number)
+
+
+def opening(**fields: Any) -> dict[str, Any]:
+    return {"identity_code": new_code(), "area": "helsinki", "team": "helsinki-it"} | fields
+
+
+async def eventually(probe: Callable[[], Any], timeout: float = 15.0) -> Any:
+    """Poll until `probe` returns something truthy (workflows act after their timers fire)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"still {value!r} after {timeout}s")
+        await asyncio.sleep(0.1)
+
+
+async def started(handle: Any, timeout: float = 15.0) -> Any:
+    """Wait until a workflow someone else starts (a child) exists; return its description."""
+    from temporalio.service import RPCError
+
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        try:
+            return await handle.describe()
+        except RPCError:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.1)
