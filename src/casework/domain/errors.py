@@ -75,6 +75,13 @@ class UnknownCase(CaseworkError):
         self.case_id = case_id
 
 
+class UnknownCommand(CaseworkError):
+    code = "not_found"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"there is no command {name!r}")
+
+
 class UnknownClient(CaseworkError):
     code = "not_found"
 

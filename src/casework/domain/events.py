@@ -66,7 +66,9 @@ class CaseEvent(Fact):
         self.evolve(state)
         state.version = self.originator_version
         if self.is_activity:
-            state.last_event_at = self.effective_at
+            # A back-dated fact does not turn the inactivity clock back.
+            last = state.last_event_at
+            state.last_event_at = max(last, self.effective_at) if last else self.effective_at
 
     def evolve(self, state: CaseState) -> None:
         raise NotImplementedError

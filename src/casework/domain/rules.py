@@ -28,6 +28,8 @@ STAFF = frozenset({"staff", "coordinator"})
 PARTNER = frozenset({"partner"})
 SYSTEM = frozenset({"system"})
 OPEN_HANDOFF = frozenset({"requested", "acknowledged", "info_requested", "accepted"})
+REMINDED_STEPS = frozenset({"handoff_ack", "handoff_decision"})
+"""The waits on a partner that earn a reminder halfway to their deadline."""
 
 ROLES: dict[str, frozenset[str]] = {name: STAFF for name in c.CASE_COMMANDS} | {
     "open_case": STAFF | SYSTEM,
@@ -146,6 +148,8 @@ def check(state: CaseState, cmd: c.Command, ctx: c.Context) -> None:
     if state.closed:
         raise IllegalStep("the case is closed")
     _check_effective_at(cmd.effective_at, ctx.recorded_at)
+    if cmd.effective_at is not None and cmd.effective_at < state.opened_at:
+        raise ValidationFailed.field("effective_at", "a fact cannot precede the case's opening")
     _RULES[type(cmd)](state, cmd, ctx.actor)
 
 
@@ -285,9 +289,11 @@ def _redirect(state: CaseState, cmd: c.RedirectHandoff, actor: c.Actor) -> None:
     assert item is not None
     if cmd.to_partner == item.partner:
         raise ValidationFailed.field("to_partner", "redirect to another partner")
+    name = partner_name(cmd.to_partner)
     if cmd.to_partner not in item.consent_partners:
-        name = partner_name(cmd.to_partner)
         raise ConsentMissing(f"the client has not consented to sharing with {name}")
+    if any(h.partner == cmd.to_partner and h.status in OPEN_HANDOFF for h in state.handoffs):
+        raise IllegalStep(f"a {name} handoff is already open")
 
 
 def _start_employment(state: CaseState, cmd: c.StartEmployment, actor: c.Actor) -> None:
@@ -327,11 +333,14 @@ def _escalate(state: CaseState, cmd: c.EscalateStall, actor: c.Actor) -> None:
 
 
 def _remind(state: CaseState, cmd: c.SendHandoffReminder, actor: c.Actor) -> None:
+    item = state.handoff(cmd.handoff_id)
+    if item is None:
+        raise IllegalStep(f"the case has no handoff {cmd.handoff_id}")
+    if cmd.step not in REMINDED_STEPS:
+        raise IllegalStep(f"partners are reminded only of {' and '.join(sorted(REMINDED_STEPS))}")
     wait = next((w for w in waiting_steps(state) if w.item == cmd.handoff_id), None)
     if wait is None or wait.step != cmd.step:
         raise IllegalStep(f"handoff {cmd.handoff_id} is not waiting on {cmd.step}")
-    item = state.handoff(cmd.handoff_id)
-    assert item is not None
     if item.reminded == f"{wait.step}@{wait.since.isoformat()}":
         raise IllegalStep(f"{partner_name(item.partner)} has already been reminded")
 

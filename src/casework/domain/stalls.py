@@ -12,10 +12,8 @@ import msgspec
 
 from casework.domain import commands as c
 from casework.domain.policy import StallPolicy
-from casework.domain.rules import waiting_steps
+from casework.domain.rules import REMINDED_STEPS, waiting_steps
 from casework.domain.state import CaseState
-
-REMINDED_STEPS = frozenset({"handoff_ack", "handoff_decision"})
 
 
 class Deadline(msgspec.Struct, frozen=True):

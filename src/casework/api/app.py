@@ -1,0 +1,121 @@
+"""The Litestar application, assembled in one place."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import structlog
+import swagger_ui_bundle
+from anyio import to_thread
+from litestar import Litestar, Response, get
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.static_files import create_static_files_router
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from casework.api.cases import CaseController
+from casework.api.deps import Services, ServicesDep, provide_actor
+from casework.api.problems import EXCEPTION_HANDLERS, problem
+
+MAX_BODY = 1024 * 1024
+ASSETS = "/schema/assets"
+log = structlog.get_logger("casework.api")
+
+
+def request_log(app: ASGIApp) -> ASGIApp:
+    """One log line per request: method, path, status, duration, request id — never a body."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        rid = headers.get(b"x-request-id", b"").decode()[:100] or uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = rid
+        status = 500
+        started = time.perf_counter()
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode())]
+            await send(message)
+
+        with structlog.contextvars.bound_contextvars(request_id=rid):
+            try:
+                await app(scope, receive, send_with_id)
+            finally:
+                log.info(
+                    "request",
+                    method=scope["method"],
+                    path=scope["path"],
+                    status=status,
+                    ms=round((time.perf_counter() - started) * 1000, 1),
+                )
+
+    return middleware
+
+
+@get("/health", operation_id="health", tags=["operations"])
+async def health() -> dict[str, str]:
+    """Liveness: the process answers."""
+    return {"status": "ok"}
+
+
+@get("/ready", operation_id="ready", tags=["operations"])
+async def ready(services: ServicesDep) -> Response[dict[str, Any]]:
+    """Readiness: PostgreSQL and Temporal both answer."""
+    checks: dict[str, str] = {}
+    try:
+        await to_thread.run_sync(services.app.ping)
+        checks["postgres"] = "ok"
+    except Exception as error:  # any failure means not ready; the reason is in the body
+        checks["postgres"] = type(error).__name__
+    try:
+        await services.journeys.client.service_client.check_health(timeout=timedelta(seconds=2))
+        checks["temporal"] = "ok"
+    except Exception as error:  # as above
+        checks["temporal"] = type(error).__name__
+    if all(v == "ok" for v in checks.values()):
+        return Response({"status": "ready", "checks": checks})
+    return problem("unavailable", "not ready: " + ", ".join(checks), 503, checks=checks)
+
+
+def create_app(services: Services) -> Litestar:
+    assets = swagger_ui_bundle.swagger_ui_path
+    return Litestar(
+        route_handlers=[
+            CaseController,
+            health,
+            ready,
+            create_static_files_router(path=ASSETS, directories=[assets], include_in_schema=False),
+        ],
+        dependencies={
+            "services": Provide(lambda: services, sync_to_thread=False),
+            "actor": Provide(provide_actor),
+        },
+        exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[request_log],
+        request_max_body_size=MAX_BODY,
+        openapi_config=OpenAPIConfig(
+            title="casework",
+            version="1",
+            path="/schema",
+            render_plugins=[
+                # Served from the swagger-ui-bundle package: the docs work offline.
+                SwaggerRenderPlugin(
+                    path="/swagger",
+                    js_url=f"{ASSETS}/swagger-ui-bundle.js",
+                    css_url=f"{ASSETS}/swagger-ui.css",
+                    standalone_preset_js_url=f"{ASSETS}/swagger-ui-standalone-preset.js",
+                    favicon=f"<link rel='icon' type='image/png' href='{ASSETS}/favicon-32x32.png'>",
+                )
+            ],
+        ),
+        logging_config=None,
+    )

@@ -1,0 +1,208 @@
+"""Staff routes on cases: open, read (now or as it stood), run a command, read the history."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+import msgspec
+from anyio import to_thread
+from litestar import Controller, Request, Response, get, post
+from litestar.params import FromPath, QueryParameter
+from temporalio.service import RPCError, RPCStatusCode
+
+from casework.api.bodies import parse_json, validate
+from casework.api.deps import ActorDep, Services, ServicesDep, request_id
+from casework.app import CommandResult, case_scope, open_case_scope
+from casework.audit import history
+from casework.domain import commands as c
+from casework.domain import events
+from casework.domain.access import HEALTH_EVENTS, HEALTH_FIELDS, may_see_case, may_see_health
+from casework.domain.case import ClientCase
+from casework.domain.errors import (
+    IllegalStep,
+    NotPermitted,
+    UnknownCase,
+    UnknownCommand,
+    ValidationFailed,
+)
+from casework.domain.rules import next_steps
+from workflows.client import Refused
+from workflows.messages import Caller, CommandOutcome
+
+WITHHELD = {"withheld": "not_permitted"}
+MAX_KEY = 200
+
+
+def _guard(actor: c.Actor) -> None:
+    if not may_see_case(actor):
+        raise NotPermitted(f"a {actor.role} cannot read cases")
+
+
+def _idempotency_key(request: Request) -> str | None:
+    key = request.headers.get("idempotency-key")
+    if key is not None and not 0 < len(key) <= MAX_KEY:
+        raise ValidationFailed.field("Idempotency-Key", f"give 1 to {MAX_KEY} characters")
+    return key
+
+
+def _if_match(request: Request) -> int | None:
+    value = request.headers.get("if-match")
+    if value is None:
+        return None
+    try:
+        return int(value.removeprefix("W/").strip('"'))
+    except ValueError:
+        raise ValidationFailed.field("If-Match", 'send the ETag you read, e.g. "3"') from None
+
+
+def case_document(case: ClientCase, actor: c.Actor, steps: list[str]) -> dict[str, Any]:
+    state = case.state
+    doc: dict[str, Any] = {"id": str(case.id)} | msgspec.to_builtins(state)
+    doc |= {"stage": state.stage, "group": state.group, "f05": state.f05, "next_steps": steps}
+    if not may_see_health(actor, state.area):
+        doc |= dict.fromkeys(HEALTH_FIELDS, WITHHELD)
+    return doc
+
+
+def _caller(request: Request, actor: c.Actor) -> Caller:
+    return Caller(actor, correlation_id=request_id(request))
+
+
+def _command_response(
+    outcome: CommandOutcome | CommandResult, status: int = 200
+) -> Response[dict[str, Any]]:
+    headers = {"ETag": f'"{outcome.version}"'}
+    if outcome.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    body = {"id": str(outcome.case_id), "version": outcome.version, "events": outcome.events}
+    return Response(body, status_code=status, headers=headers)
+
+
+class CaseController(Controller):
+    path = "/api/cases"
+    tags = ["cases"]
+
+    @post("/", operation_id="openCase", summary="Open a case (and start its journey)")
+    async def open_case(
+        self, request: Request, services: ServicesDep, actor: ActorDep
+    ) -> Response[dict[str, Any]]:
+        cmd = validate(c.OpenCase, parse_json(await request.body()))
+        key = _idempotency_key(request)
+        if key and (earlier := await _earlier(services, open_case_scope(actor), key, cmd)):
+            return _command_response(earlier, status=201)
+        outcome = await services.journeys.open_case(
+            msgspec.to_builtins(cmd), _caller(request, actor), key
+        )
+        return _command_response(outcome, status=201)
+
+    @get("/{case_id:uuid}", operation_id="getCase", summary="A case now, or as it stood")
+    async def get_case(
+        self,
+        case_id: FromPath[UUID],
+        services: ServicesDep,
+        actor: ActorDep,
+        version: Annotated[int | None, QueryParameter(ge=1)] = None,
+        as_of: Annotated[datetime | None, QueryParameter()] = None,
+    ) -> Response[dict[str, Any]]:
+        _guard(actor)
+
+        def read() -> ClientCase:
+            if as_of is not None:
+                return services.app.case_at(case_id, as_of)
+            return services.app.get_case(case_id, version=version)
+
+        case = await to_thread.run_sync(read)
+        ctx = services.app.context(actor)
+        steps = next_steps(case.state, ctx) if version is None and as_of is None else []
+        doc = case_document(case, actor, steps)
+        if may_see_health(actor, case.state.area):
+            await to_thread.run_sync(services.app.access.record_health_read, actor, case_id, "case")
+        return Response(doc, headers={"ETag": f'"{case.version}"'})
+
+    @post(
+        "/{case_id:uuid}/commands/{name:str}",
+        operation_id="runCommand",
+        summary="Run a command on a case",
+        status_code=200,
+    )
+    async def run_command(
+        self,
+        case_id: FromPath[UUID],
+        name: FromPath[str],
+        request: Request,
+        services: ServicesDep,
+        actor: ActorDep,
+    ) -> Response[dict[str, Any]]:
+        cls = c.CASE_COMMANDS.get(name)
+        if cls is None:
+            raise UnknownCommand(name)
+        cmd = validate(cls, parse_json(await request.body()))
+        expected, key = _if_match(request), _idempotency_key(request)
+        # A retry is answered from PostgreSQL: Temporal de-duplicates within one run only.
+        if key and (earlier := await _earlier(services, case_scope(case_id), key, cmd)):
+            return _command_response(earlier)
+        try:
+            outcome = await services.journeys.run(
+                case_id, name, msgspec.to_builtins(cmd), _caller(request, actor), expected, key
+            )
+        except Refused as refused:
+            if refused.code == "stale_version" and expected is not None:
+                refused.details["events_since"] = await to_thread.run_sync(
+                    _events_since, services, case_id, expected
+                )
+            raise
+        except RPCError as error:
+            if error.status != RPCStatusCode.NOT_FOUND:
+                raise
+            case = await to_thread.run_sync(services.app.get_case, case_id)
+            if case.state.closed:
+                raise IllegalStep("the case is closed") from None
+            raise UnknownCase(case_id) from None
+        return _command_response(outcome)
+
+    @get("/{case_id:uuid}/history", operation_id="getHistory", summary="Every event of a case")
+    async def get_history(
+        self,
+        case_id: FromPath[UUID],
+        services: ServicesDep,
+        actor: ActorDep,
+    ) -> dict[str, Any]:
+        _guard(actor)
+        items = await to_thread.run_sync(history, services.app, case_id)
+        area = services.app.get_case(case_id).state.area
+        allowed = may_see_health(actor, area)
+        out = []
+        for item in items:
+            doc = msgspec.to_builtins(item)
+            if not allowed:
+                doc["data"] = {
+                    k: WITHHELD if _protected(item.type, k) else v for k, v in doc["data"].items()
+                }
+                if doc["reason"] is not None:
+                    doc["reason"] = WITHHELD
+            out.append(doc)
+        if allowed and any(item.type in HEALTH_EVENTS for item in items):
+            await to_thread.run_sync(
+                services.app.access.record_health_read, actor, case_id, "history"
+            )
+        return {"items": out, "next": None}
+
+
+async def _earlier(
+    services: Services, scope: str, key: str, cmd: c.Command
+) -> CommandResult | None:
+    return await to_thread.run_sync(services.app.earlier_result, scope, key, cmd)
+
+
+def _protected(event_type: str, field: str) -> bool:
+    return field in getattr(getattr(events, event_type, None), "protected", ())
+
+
+def _events_since(services: Services, case_id: UUID, version: int) -> list[dict[str, Any]]:
+    return [
+        {"version": item.version, "type": item.type}
+        for item in history(services.app, case_id)
+        if item.version > version
+    ]

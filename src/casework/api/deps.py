@@ -1,0 +1,40 @@
+"""What handlers are given: the services, and the actor the request's token names."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from litestar import Request
+from litestar.di import NamedDependency
+
+from casework.api.auth import Authenticator, bearer
+from casework.app import CaseworkApp
+from casework.domain.commands import Actor
+from casework.settings import Settings
+from workflows.client import Journeys
+
+SESSION_COOKIE = "casework_session"
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    app: CaseworkApp
+    journeys: Journeys
+    auth: Authenticator
+
+
+ServicesDep = NamedDependency[Services]
+ActorDep = NamedDependency[Actor]
+
+
+async def provide_actor(request: Request, services: ServicesDep) -> Actor:
+    """From `Authorization: Bearer …`, or the browser's session cookie."""
+    cookie = request.cookies.get(SESSION_COOKIE)
+    header = request.headers.get("authorization")
+    token = bearer(header) if header or not cookie else cookie
+    return services.auth.actor(token)
+
+
+def request_id(request: Request) -> str:
+    return request.scope.get("state", {}).get("request_id", "")
