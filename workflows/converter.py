@@ -2,8 +2,8 @@
 
 Temporal's default JSON converter cannot encode msgspec Structs; ours encodes any value msgspec
 can and decodes into the type hint of the receiving parameter. The codec encrypts whole payloads
-with AES-GCM under a key derived from the master key, so the server, its history and its web UI see
-only ciphertext.
+with AES-GCM under a key derived from the master key, and failure messages are encoded into the
+sealed payloads too, so the server, its history and its web UI see only ciphertext.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from temporalio.converter import (
     BinaryPlainPayloadConverter,
     CompositePayloadConverter,
     DataConverter,
+    DefaultFailureConverterWithEncodedAttributes,
     EncodingPayloadConverter,
     PayloadCodec,
 )
@@ -77,5 +78,8 @@ class SealingCodec(PayloadCodec):
 
 def data_converter(master_key: bytes) -> DataConverter:
     return DataConverter(
-        payload_converter_class=MsgspecPayloadConverter, payload_codec=SealingCodec(master_key)
+        payload_converter_class=MsgspecPayloadConverter,
+        # Failure messages may echo what was refused: seal them with the payloads.
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+        payload_codec=SealingCodec(master_key),
     )

@@ -37,6 +37,7 @@ from casework.store import (
 )
 
 SNAPSHOT_INTERVAL = 50
+CONFLICT_ATTEMPTS = 5
 
 
 class CommandResult(msgspec.Struct, frozen=True):
@@ -132,30 +133,40 @@ class CaseworkApp(Application[UUID]):
         expected_version: int | None = None,
         idempotency_key: str | None = None,
     ) -> CommandResult:
-        """Run a command on a case. Refused commands record nothing."""
+        """Run a command on a case. Refused commands record nothing.
+
+        With an expected version, a case that moved on is a StaleVersion. Without one, the command
+        is judged against the current state: losing a race to another writer means trying again.
+        """
         scope = case_scope(case_id)
         digest = self._digest(cmd)
-        if idempotency_key and (earlier := self._replay(scope, idempotency_key, digest)):
-            return earlier
-        case = self.get_case(case_id)
-        if expected_version is not None and case.version != expected_version:
-            raise StaleVersion(expected_version, case.version)
-        case.execute(cmd, ctx)
-        result = CommandResult(case.id, case.version, _event_names(case))
-        closes = any(isinstance(e, CaseClosed) for e in case.pending_events)
-        try:
-            self.save(
-                case,
-                idempotency=_idempotency(scope, idempotency_key, digest, result),
-                close_case=case.id if closes else None,
-            )
-        except IntegrityError:
-            # Another writer got there first: with our key (a retry racing itself) or another.
+        for attempt in range(1, CONFLICT_ATTEMPTS + 1):
             if idempotency_key and (earlier := self._replay(scope, idempotency_key, digest)):
                 return earlier
-            seen = result.version - len(result.events)
-            raise StaleVersion(seen, self.get_case(case_id).version) from None
-        return result
+            case = self.get_case(case_id)
+            if expected_version is not None and case.version != expected_version:
+                raise StaleVersion(expected_version, case.version)
+            case.execute(cmd, ctx)
+            result = CommandResult(case.id, case.version, _event_names(case))
+            closes = any(isinstance(e, CaseClosed) for e in case.pending_events)
+            try:
+                self.save(
+                    case,
+                    idempotency=_idempotency(scope, idempotency_key, digest, result),
+                    close_case=case.id if closes else None,
+                )
+            except IntegrityError:
+                # Another writer got there first (perhaps a retry of ours, with our key).
+                if expected_version is not None or attempt == CONFLICT_ATTEMPTS:
+                    if idempotency_key and (
+                        earlier := self._replay(scope, idempotency_key, digest)
+                    ):
+                        return earlier
+                    seen = result.version - len(result.events)
+                    raise StaleVersion(seen, self.get_case(case_id).version) from None
+                continue
+            return result
+        raise AssertionError("unreachable")
 
     # Reads
 

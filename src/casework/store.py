@@ -14,6 +14,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import date
 from typing import Any
@@ -184,9 +186,21 @@ class CaseworkMapper(Mapper[UUID]):
 
 
 class ChainedEventStore(EventStore[UUID]):
+    HEADS_CACHED = 10_000
+
+    def __init__(self, mapper: Mapper[UUID], recorder: Any) -> None:
+        super().__init__(mapper, recorder)
+        # The newest hash this process wrote per aggregate, so a command needn't re-read it.
+        self._heads: OrderedDict[UUID, tuple[int, str]] = OrderedDict()
+        self._heads_lock = threading.Lock()
+
     def _head(self, originator_id: UUID, version: int) -> str:
         if version == 0:
             return GENESIS
+        with self._heads_lock:
+            cached = self._heads.get(originator_id)
+        if cached is not None and cached[0] == version:
+            return cached[1]
         rows = self.recorder.select_events(originator_id, gt=version - 1, lte=version)
         if not rows:
             raise LookupError(f"{originator_id} has no version {version} to chain onto")
@@ -203,6 +217,12 @@ class ChainedEventStore(EventStore[UUID]):
             heads[oid] = (event.originator_version, chain_hash(stored))
             stored_events.append(stored)
         ids = self.recorder.insert_events(stored_events, chain_heads=heads, **kwargs) or []
+        with self._heads_lock:
+            for oid, head in heads.items():
+                self._heads[oid] = head
+                self._heads.move_to_end(oid)
+            while len(self._heads) > self.HEADS_CACHED:
+                self._heads.popitem(last=False)
         return [
             Recording(d, Notification(s.originator_id, s.originator_version, s.topic, s.state, n))
             for d, s, n in zip(domain_events, stored_events, ids, strict=True)
