@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/casework demo
+	$(BIN)/casework up --demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -190,6 +190,13 @@ class CaseworkApp(Application[UUID]):
     def stored_events(self, case_id: UUID) -> list[StoredEvent]:
         return list(self.recorder.select_events(case_id))
 
+    def case_ids(self, open_only: bool = False) -> list[UUID]:
+        """Every case in the register (or only the open ones)."""
+        query = "SELECT case_id FROM client_cases" + (" WHERE open" if open_only else "")
+        with self.recorder.datastore.transaction(commit=False) as curs:  # type: ignore[attr-defined]
+            curs.execute(query + " ORDER BY case_id")
+            return [row["case_id"] for row in curs.fetchall()]
+
     def ping(self) -> None:
         with self.recorder.datastore.transaction(commit=False) as curs:  # type: ignore[attr-defined]
             curs.execute("SELECT 1")

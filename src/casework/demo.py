@@ -1,15 +1,19 @@
-"""Sample journeys through the application, for `casework demo` and a first look at the service."""
+"""Sample journeys, sent through the journey workflows like any staff member's commands.
+
+Every step carries an idempotency key, so loading the demo again on the same data changes nothing.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from uuid import UUID
 
-from casework.app import CaseworkApp
-from casework.domain import commands as c
-from casework.domain.errors import OpenCaseExists
+from casework.domain.commands import Actor
+from workflows.client import Journeys
+from workflows.messages import Caller, CommandOutcome
 
-STAFF = c.Actor("demo-staff", "staff", "helsinki")
+STAFF = Caller(Actor("demo-staff", "staff", "helsinki"), correlation_id="demo")
 CHECK_CHARS = "0123456789ABCDEFHJKLMNPRSTUVWXY"
 
 
@@ -21,60 +25,72 @@ def sample_identity_code(born: date, number: int) -> str:
     return f"{born:%d%m%y}{sign}{number:03d}{check}"
 
 
-def partner(slug: str) -> c.Actor:
-    return c.Actor(f"demo-{slug}", "partner", partner=slug)
+def partner(slug: str) -> Caller:
+    return Caller(Actor(f"demo-{slug}", "partner", partner=slug), correlation_id="demo")
 
 
 class Journey:
     """One sample client's case, driven command by command."""
 
-    def __init__(self, app: CaseworkApp, number: int, team: str, opened: datetime) -> None:
-        self.app = app
-        code = sample_identity_code(date(1960, 1, 1) + timedelta(days=(number - 900) * 397), number)
-        cmd = c.OpenCase(identity_code=code, area="helsinki", team=team, effective_at=opened)
-        try:
-            self.case_id = app.open_case(cmd, app.context(STAFF)).case_id
-        except OpenCaseExists as exists:  # the demo ran before on this data dir
-            self.case_id = exists.existing_case_id
+    def __init__(self, journeys: Journeys, number: int) -> None:
+        self.journeys, self.number, self.step = journeys, number, 0
+        self.case_id: UUID | None = None
 
-    @property
-    def fresh(self) -> bool:
-        return self.app.get_case(self.case_id).version == 1
+    async def open(self, team: str, opened: datetime) -> CommandOutcome:
+        code = sample_identity_code(
+            date(1960, 1, 1) + timedelta(days=(self.number - 900) * 397), self.number
+        )
+        body = {
+            "identity_code": code,
+            "area": "helsinki",
+            "team": team,
+            "effective_at": opened.isoformat(),
+        }
+        outcome = await self.journeys.open_case(body, STAFF, f"demo-{self.number}")
+        self.case_id = outcome.case_id
+        return outcome
 
-    def run(self, cmd: c.Command, actor: c.Actor = STAFF) -> None:
-        self.app.execute(self.case_id, cmd, self.app.context(actor))
+    async def run(self, name: str, body: dict[str, Any], caller: Caller = STAFF) -> CommandOutcome:
+        assert self.case_id is not None
+        self.step += 1
+        key = f"demo-{self.number}-{self.step}"
+        return await self.journeys.run(self.case_id, name, body, caller, idempotency_key=key)
 
-    def last_item(self, track: str) -> str:
-        return getattr(self.app.get_case(self.case_id).state, track)[-1].id
 
-
-def run_journeys(app: CaseworkApp) -> list[UUID]:
+async def run_journeys(journeys: Journeys) -> list[UUID]:
     """Three clients: one employed with pay subsidy, one handed over to Keva, one just opened."""
     opened = datetime.now(UTC) - timedelta(days=40)
-    today = date.today()
+    today = date.today().isoformat()
 
-    anna = Journey(app, 901, "helsinki-sote", opened)
-    if anna.fresh:
-        anna.run(c.RecordScreening(answers={"work_ability": "lifting is hard"}, concern=True))
-        anna.run(c.AddTasmatyoTag(basis="screening"))
-        anna.run(c.ApplyForSubsidy(kind="pay_subsidy"))
-        anna.run(c.DecideSubsidy(subsidy_id=anna.last_item("subsidies"), granted=True))
-        anna.run(c.StartEmployment(starts_on=today, subsidy_id=anna.last_item("subsidies")))
+    anna = Journey(journeys, 901)
+    await anna.open("helsinki-sote", opened)
+    await anna.run(
+        "record_screening", {"answers": {"work_ability": "lifting is hard"}, "concern": True}
+    )
+    await anna.run("add_tasmatyo_tag", {"basis": "screening"})
+    applied = await anna.run("apply_for_subsidy", {"kind": "pay_subsidy"})
+    subsidy = applied.state.subsidies[-1].id
+    await anna.run("decide_subsidy", {"subsidy_id": subsidy, "granted": True})
+    await anna.run("start_employment", {"starts_on": today, "subsidy_id": subsidy})
 
-    ben = Journey(app, 902, "helsinki-it", opened)
-    if ben.fresh:
-        keva = partner("keva")
-        ben.run(c.RecordScreening(answers={"work_ability": "fatigue"}, concern=True))
-        ben.run(c.RecordDiagnosis(icd_chapter="F", b_statement_on=today))
-        ben.run(c.AddTasmatyoTag(basis="b_statement"))
-        ben.run(c.RecordWorkHistory(years=12, last_insured="public"))
-        consent = c.Consent(given_on=today, partners=["keva", "kela"])
-        ben.run(c.RequestHandoff(partner="keva", consent=consent, summary="Rehabilitation need"))
-        handoff = ben.last_item("handoffs")
-        ben.run(c.AcknowledgeHandoff(handoff_id=handoff), keva)
-        ben.run(c.RequestHandoffInfo(handoff_id=handoff, question="Latest statement?"), keva)
-        ben.run(c.SupplyHandoffInfo(handoff_id=handoff, answer="Sent by post"))
-        ben.run(c.AcceptHandoff(handoff_id=handoff), keva)
+    ben, keva = Journey(journeys, 902), partner("keva")
+    await ben.open("helsinki-it", opened)
+    await ben.run("record_screening", {"answers": {"work_ability": "fatigue"}, "concern": True})
+    await ben.run("record_diagnosis", {"icd_chapter": "F", "b_statement_on": today})
+    await ben.run("add_tasmatyo_tag", {"basis": "b_statement"})
+    await ben.run("record_work_history", {"years": 12, "last_insured": "public"})
+    consent = {"given_on": today, "partners": ["keva", "kela"]}
+    requested = await ben.run(
+        "request_handoff", {"partner": "keva", "consent": consent, "summary": "Rehabilitation need"}
+    )
+    handoff = requested.state.handoffs[-1].id
+    await ben.run("acknowledge_handoff", {"handoff_id": handoff}, keva)
+    await ben.run(
+        "request_handoff_info", {"handoff_id": handoff, "question": "Latest statement?"}, keva
+    )
+    await ben.run("supply_handoff_info", {"handoff_id": handoff, "answer": "Sent by post"})
+    await ben.run("accept_handoff", {"handoff_id": handoff}, keva)
 
-    carla = Journey(app, 903, "helsinki-services", opened)
-    return [anna.case_id, ben.case_id, carla.case_id]
+    carla = Journey(journeys, 903)
+    await carla.open("helsinki-services", opened)
+    return [j.case_id for j in (anna, ben, carla) if j.case_id]

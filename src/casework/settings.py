@@ -18,6 +18,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     temporal_address: str | None = None
     temporal_namespace: str = "default"
     task_queue: str = "casework"
+    temporal_port: int = 7233
     temporal_ui_port: int = 8233
     http_host: str = "127.0.0.1"
     http_port: int = 8000

@@ -1,0 +1,91 @@
+"""The `casework` command as an operator uses it: tokens, and the whole service from `up`."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from casework.api.auth import Authenticator
+from casework.demo import STAFF as DEMO_STAFF
+from casework.settings import load_settings
+from workflows.client import case_id_for
+
+CASEWORK = [sys.executable, "-m", "casework.cli"]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def environment(data_dir: Path, **settings: int) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CASEWORK_")}
+    env["CASEWORK_DATA_DIR"] = str(data_dir)
+    env |= {f"CASEWORK_{k.upper()}": str(v) for k, v in settings.items()}
+    return env
+
+
+def test_token_prints_a_token_the_api_accepts(tmp_path):
+    env = environment(tmp_path)
+    done = subprocess.run(
+        [*CASEWORK, "token", "--role", "partner", "--partner", "keva", "--user", "kaisa"],
+        env=env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    token = done.stdout.strip()
+    assert "\n" not in token
+    actor = Authenticator.from_settings(load_settings(env)).actor(token)
+    assert (actor.id, actor.role, actor.partner) == ("kaisa", "partner", "keva")
+
+
+def test_up_serves_the_api_the_temporal_ui_and_the_demo_journeys(tmp_path):
+    ports = {name: free_port() for name in ("http_port", "temporal_port", "temporal_ui_port")}
+    # A short data dir: the embedded server's Unix socket path must stay under ~107 bytes.
+    data_dir = Path(tempfile.mkdtemp(prefix="cw-up-"))
+    env = environment(data_dir, **ports)
+    service = subprocess.Popen(
+        [*CASEWORK, "up", "--demo"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    base = f"http://127.0.0.1:{ports['http_port']}"
+    try:
+        ready = wait_until(lambda: httpx.get(f"{base}/ready", timeout=2).status_code == 200, 90)
+        assert ready
+        token = subprocess.run(
+            [*CASEWORK, "token", "--role", "staff", "--area", "helsinki"],
+            env=env, capture_output=True, text=True, check=True,
+        ).stdout.strip()  # fmt: skip
+        case_id = case_id_for(DEMO_STAFF, "demo-903")
+        headers = {"Authorization": f"Bearer {token}"}
+
+        def demo_loaded() -> bool:
+            return httpx.get(f"{base}/api/cases/{case_id}", headers=headers).status_code == 200
+
+        assert wait_until(demo_loaded, 60)
+        ui = httpx.get(f"http://127.0.0.1:{ports['temporal_ui_port']}/", timeout=5)
+        assert ui.status_code == 200
+    finally:
+        service.send_signal(signal.SIGTERM)
+        _, stderr = service.communicate(timeout=60)
+        shutil.rmtree(data_dir, ignore_errors=True)
+    assert service.returncode == 0, stderr.decode()[-2000:]
+
+
+def wait_until(probe, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if probe():
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    return False

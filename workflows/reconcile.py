@@ -1,0 +1,61 @@
+"""Reconcile: every open case should have a running journey, and every running journey a case."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from uuid import UUID
+
+from temporalio.client import Client
+from temporalio.common import WorkflowIDConflictPolicy
+
+from casework.app import CaseworkApp
+from workflows.client import Journeys
+from workflows.journey import JourneyWorkflow
+from workflows.messages import JourneyInput, journey_id
+
+RUNNING_JOURNEYS = "WorkflowType = 'JourneyWorkflow' AND ExecutionStatus = 'Running'"
+
+
+@dataclass
+class Report:
+    open_cases: int = 0
+    running: int = 0
+    restarted: list[UUID] = field(default_factory=list)
+    missing: list[UUID] = field(default_factory=list)
+    orphaned: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        out = [f"open cases: {self.open_cases}, running journeys: {self.running}"]
+        out += [f"restarted journey of open case {c}" for c in self.restarted]
+        out += [f"no running journey for open case {c}" for c in self.missing]
+        out += [f"journey {w} runs but its case is not open" for w in self.orphaned]
+        if len(out) == 1:
+            out.append("no differences")
+        return out
+
+
+async def reconcile(
+    app: CaseworkApp, client: Client, journeys: Journeys, restart: bool = True
+) -> Report:
+    """Compare the store's open cases with Temporal's running journeys; restart the missing."""
+    report = Report()
+    open_cases = {journey_id(case_id): case_id for case_id in app.case_ids(open_only=True)}
+    running = {wf.id async for wf in client.list_workflows(RUNNING_JOURNEYS)}
+    report.open_cases, report.running = len(open_cases), len(running)
+    for workflow_id, case_id in sorted(open_cases.items()):
+        if workflow_id in running:
+            continue
+        if not restart:
+            report.missing.append(case_id)
+            continue
+        state = app.get_case(case_id).state
+        await client.start_workflow(
+            JourneyWorkflow.run,
+            JourneyInput(case_id, journeys.policy, state),
+            id=workflow_id,
+            task_queue=journeys.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        )
+        report.restarted.append(case_id)
+    report.orphaned = sorted(running - set(open_cases))
+    return report
