@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from uuid import UUID
 
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.service import RPCError, RPCStatusCode
 
 from casework.app import CaseworkApp
 from workflows.client import Journeys
@@ -34,6 +35,16 @@ class Report:
         return out
 
 
+async def _is_running(client: Client, workflow_id: str) -> bool:
+    try:
+        description = await client.get_workflow_handle(workflow_id).describe()
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    return description.status == WorkflowExecutionStatus.RUNNING
+
+
 async def reconcile(
     app: CaseworkApp, client: Client, journeys: Journeys, restart: bool = True
 ) -> Report:
@@ -43,7 +54,8 @@ async def reconcile(
     running = {wf.id async for wf in client.list_workflows(RUNNING_JOURNEYS)}
     report.open_cases, report.running = len(open_cases), len(running)
     for workflow_id, case_id in sorted(open_cases.items()):
-        if workflow_id in running:
+        # The list is eventually consistent: confirm a missing journey before acting on it.
+        if workflow_id in running or await _is_running(client, workflow_id):
             continue
         if not restart:
             report.missing.append(case_id)

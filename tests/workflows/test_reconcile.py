@@ -1,0 +1,41 @@
+"""`casework workflows reconcile`: open cases without a running journey get one back."""
+
+from __future__ import annotations
+
+import pytest
+
+from casework.domain import commands as c
+from casework.domain.policy import shipped_policy
+from tests.workflows.helpers import STAFF, eventually, new_code, opening
+from workflows.client import Journeys
+from workflows.messages import journey_id
+from workflows.reconcile import reconcile
+
+
+@pytest.fixture(scope="module")
+def journeys(client, task_queue) -> Journeys:
+    return Journeys(client, task_queue, shipped_policy())
+
+
+async def test_reconcile_restarts_the_journey_of_an_open_case_that_has_none(journeys, client, app):
+    # Imported straight into the store (as a migration might), so no journey runs for it.
+    cmd = c.OpenCase(identity_code=new_code(), area="helsinki", team="helsinki-it")
+    imported = app.open_case(cmd, app.context(STAFF.actor)).case_id
+    running = await journeys.open_case(opening(), STAFF)
+    await client.get_workflow_handle(journey_id(running.case_id)).terminate("test: lost")
+
+    dry = await reconcile(app, client, journeys, restart=False)
+    assert {imported, running.case_id} <= set(dry.missing)
+
+    report = await reconcile(app, client, journeys)
+    assert {imported, running.case_id} <= set(report.restarted)
+    description = await client.get_workflow_handle(journey_id(imported)).describe()
+    assert description.status.name == "RUNNING"
+
+    # The restarted journey works like any other: it takes commands and writes them.
+    body = {"answers": {"q": "a"}, "concern": False}
+    outcome = await journeys.run(imported, "record_screening", body, STAFF)
+    assert outcome.version == 2
+    assert await eventually(lambda: app.get_case(imported).version == 2)
+    again = await reconcile(app, client, journeys)
+    assert imported not in again.restarted
