@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 from uuid import UUID
 
@@ -34,6 +36,21 @@ class Refused(Exception):
     def __init__(self, code: str, detail: str, details: dict[str, Any]) -> None:
         super().__init__(detail)
         self.code, self.detail, self.details = code, detail, details
+
+
+class TemporalUnavailable(Exception):
+    """Temporal cannot be reached (the client failed to connect)."""
+
+
+@contextlib.asynccontextmanager
+async def _reaching_temporal() -> AsyncIterator[None]:
+    try:
+        yield
+    except RuntimeError as error:
+        # The SDK reports a failed (lazy) connection as a RuntimeError.
+        if "connect" not in str(error).lower():
+            raise
+        raise TemporalUnavailable(str(error)) from None
 
 
 def _refused(error: WorkflowUpdateFailedError) -> Refused:
@@ -68,10 +85,11 @@ class Journeys:
         )
         request = OpenCaseRequest(case_id, body, caller, idempotency_key)
         try:
-            return await self.client.execute_update_with_start_workflow(
-                JourneyWorkflow.open_case, request, start_workflow_operation=start,
-                id=idempotency_key,
-            )  # fmt: skip
+            async with _reaching_temporal():
+                return await self.client.execute_update_with_start_workflow(
+                    JourneyWorkflow.open_case, request, start_workflow_operation=start,
+                    id=idempotency_key,
+                )  # fmt: skip
         except WorkflowUpdateFailedError as error:
             raise _refused(error) from None
 
@@ -87,8 +105,9 @@ class Journeys:
         handle = self.client.get_workflow_handle(journey_id(case_id))
         request = CommandRequest(case_id, name, body, caller, expected_version, idempotency_key)
         try:
-            return await handle.execute_update(
-                name, request, id=idempotency_key, result_type=CommandOutcome
-            )
+            async with _reaching_temporal():
+                return await handle.execute_update(
+                    name, request, id=idempotency_key, result_type=CommandOutcome
+                )
         except WorkflowUpdateFailedError as error:
             raise _refused(error) from None

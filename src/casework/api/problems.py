@@ -18,7 +18,7 @@ from litestar.exceptions import HTTPException
 from temporalio.service import RPCError, RPCStatusCode
 
 from casework.domain.errors import CaseworkError, FieldError, StaleVersion, ValidationFailed
-from workflows.client import Refused
+from workflows.client import Refused, TemporalUnavailable
 
 PROBLEM_JSON = "application/problem+json"
 RETRY_AFTER = "5"
@@ -127,6 +127,7 @@ EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
     psycopg.OperationalError: on_unavailable,
     psycopg_pool.PoolTimeout: on_unavailable,
     ConnectionError: on_unavailable,
+    TemporalUnavailable: on_unavailable,
     TimeoutError: on_unavailable,
     Exception: on_unexpected,
 }
