@@ -192,7 +192,8 @@ def _decline_tag(state: CaseState, cmd: c.DeclineTasmatyoTag, actor: c.Actor) ->
 
 def _diagnosis(state: CaseState, cmd: c.RecordDiagnosis, actor: c.Actor) -> None:
     if cmd.icd_chapter not in reference().icd_chapters:
-        raise ValidationFailed.field("icd_chapter", f"{cmd.icd_chapter!r} is no ICD-10 chapter")
+        # The message names no value: it travels through logs and Temporal, health data must not.
+        raise ValidationFailed.field("icd_chapter", "not an ICD-10 chapter letter")
 
 
 def _refer_coaching(state: CaseState, cmd: c.ReferToCoaching, actor: c.Actor) -> None:
@@ -244,7 +245,7 @@ def _sickness(state: CaseState, cmd: c.RecordSicknessAllowance, actor: c.Actor) 
     used = state.sickness_days_used
     if used is not None and cmd.days_used < used:
         raise ValidationFailed.field(
-            "days_used", f"sickness-allowance days cannot go down from {used} to {cmd.days_used}"
+            "days_used", "sickness-allowance days cannot go down from what is already recorded"
         )
 
 
