@@ -36,6 +36,17 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _project(args: argparse.Namespace, settings: Settings) -> int:
+    from casework.service import ViewFailed, project
+
+    try:
+        asyncio.run(project(settings))
+    except ViewFailed as failed:
+        print(f"casework: {failed}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
     from casework.audit import history
     from casework.demo import run_journeys
@@ -103,6 +114,7 @@ def parser() -> argparse.ArgumentParser:
     up.set_defaults(run=_up)
     sub.add_parser("api", help="serve the HTTP API").set_defaults(run=_api)
     sub.add_parser("worker", help="run the Temporal worker").set_defaults(run=_worker)
+    sub.add_parser("project", help="run every view (read model)").set_defaults(run=_project)
     sub.add_parser("demo", help="send sample journeys to a running service").set_defaults(run=_demo)
 
     token = sub.add_parser("token", help="print a development token")

@@ -23,6 +23,7 @@ from casework.bootstrap import build_app
 from casework.domain.policy import load_policy
 from casework.keys import load_master_key
 from casework.settings import Settings
+from projections.service import Projections
 from workflows.client import Journeys
 from workflows.devserver import start_dev_server
 from workflows.worker import build_worker, connect
@@ -36,6 +37,7 @@ class Engines:
     app: CaseworkApp
     client: Client
     journeys: Journeys
+    projections: Projections
 
 
 @contextlib.asynccontextmanager
@@ -52,7 +54,8 @@ async def engines(settings: Settings, embedded_temporal: bool) -> AsyncIterator[
         master_key = load_master_key(settings.master_key, settings.data_path)
         client = await connect(address, settings.temporal_namespace, master_key)
         policy = load_policy(Path(settings.policy_file) if settings.policy_file else None)
-        yield Engines(app, client, Journeys(client, settings.task_queue, policy))
+        journeys = Journeys(client, settings.task_queue, policy)
+        yield Engines(app, client, journeys, Projections(app, policy))
     finally:
         if dev_server is not None:
             dev_server.terminate()
@@ -79,7 +82,7 @@ class Server(uvicorn.Server):
 
 def api_server(settings: Settings, engines: Engines) -> uvicorn.Server:
     auth = Authenticator.from_settings(settings)
-    services = Services(settings, engines.app, engines.journeys, auth)
+    services = Services(settings, engines.app, engines.journeys, auth, engines.projections)
     config = uvicorn.Config(
         create_app(services),
         host=settings.http_host,
@@ -97,6 +100,7 @@ async def up(settings: Settings, demo: bool) -> None:
     async with engines(settings, embedded_temporal=True) as e:
         worker = build_worker(e.client, e.app, settings.task_queue)
         server = api_server(settings, e)
+        e.projections.start()
         async with worker:
             background = asyncio.create_task(run_journeys(e.journeys)) if demo else None
             base = f"http://{settings.http_host}:{settings.http_port}"
@@ -110,11 +114,29 @@ async def up(settings: Settings, demo: bool) -> None:
             await server.serve()
             if background is not None and not background.done():
                 background.cancel()
+        e.projections.stop()
 
 
 async def worker_only(settings: Settings) -> None:
     async with engines(settings, embedded_temporal=False) as e:
         await build_worker(e.client, e.app, settings.task_queue).run()
+
+
+async def project(settings: Settings) -> None:
+    """Run every view until stopped; stop with an error if a view fails on an event."""
+    async with engines(settings, embedded_temporal=False) as e:
+        e.projections.start()
+        try:
+            while True:
+                await asyncio.sleep(1)
+                if failed := [s.error for s in e.projections.status() if s.error]:
+                    raise ViewFailed("; ".join(failed))
+        finally:
+            e.projections.stop()
+
+
+class ViewFailed(Exception):
+    """A view stopped on an event; the message names it."""
 
 
 async def api_only(settings: Settings) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import httpx
 import pytest
@@ -15,6 +15,7 @@ from casework.api.auth import Authenticator, Claims
 from casework.api.deps import Services
 from casework.domain.policy import shipped_policy
 from casework.settings import Settings
+from projections.service import Projections
 from workflows.client import Journeys
 
 SECRET = "test-secret-" + "x" * 32
@@ -26,9 +27,16 @@ def auth() -> Authenticator:
 
 
 @pytest.fixture(scope="module")
-def services(app, client, task_queue, auth) -> Services:
+def projections(app) -> Iterator[Projections]:
+    running = Projections(app, shipped_policy()).start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def services(app, client, task_queue, auth, projections) -> Services:
     journeys = Journeys(client, task_queue, shipped_policy())
-    return Services(Settings(), app, journeys, auth)
+    return Services(Settings(), app, journeys, auth, projections)
 
 
 @pytest.fixture(scope="module")

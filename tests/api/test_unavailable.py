@@ -20,6 +20,7 @@ from casework.app import CaseworkApp
 from casework.db import create_database, start_embedded, stop_embedded
 from casework.domain.policy import shipped_policy
 from casework.settings import Settings
+from projections.service import Projections
 from tests.workflows.helpers import opening
 from workflows.client import Journeys
 from workflows.converter import data_converter
@@ -51,7 +52,8 @@ async def temporal_down(master_key) -> Client:
 
 
 async def test_temporal_down_is_503_with_retry_after_and_no_hang(app, auth, token, temporal_down):
-    services = Services(Settings(), app, Journeys(temporal_down, "tq", shipped_policy()), auth)
+    journeys = Journeys(temporal_down, "tq", shipped_policy())
+    services = Services(Settings(), app, journeys, auth, Projections(app, shipped_policy()))
     server, task, base = await serve(services)
     try:
         started = time.monotonic()
@@ -73,7 +75,8 @@ async def test_postgres_down_is_503_with_retry_after(master_key, auth, token, cl
     root = Path(tempfile.mkdtemp(prefix="cw-down-"))
     admin = start_embedded(root / "pg")
     app = CaseworkApp(create_database(admin, "down"), master_key, POSTGRES_CONNECT_TIMEOUT="2")
-    services = Services(Settings(), app, Journeys(client, "tq", shipped_policy()), auth)
+    journeys = Journeys(client, "tq", shipped_policy())
+    services = Services(Settings(), app, journeys, auth, Projections(app, shipped_policy()))
     server, task, base = await serve(services)
     try:
         stop_embedded(root / "pg")

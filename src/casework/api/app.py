@@ -20,6 +20,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from casework.api.cases import CaseController
 from casework.api.deps import Services, ServicesDep, provide_actor
 from casework.api.problems import EXCEPTION_HANDLERS, problem
+from casework.api.queues import PartnerController, QueueController
 
 MAX_BODY = 1024 * 1024
 ASSETS = "/schema/assets"
@@ -81,9 +82,36 @@ async def ready(services: ServicesDep) -> Response[dict[str, Any]]:
         checks["temporal"] = "ok"
     except Exception as error:  # as above
         checks["temporal"] = type(error).__name__
+    views = await to_thread.run_sync(services.projections.status)
+    for view in views:
+        checks[f"view:{view.view}"] = view.error or "ok"
+    lag = {v.view: {"events": v.lag_events, "seconds": v.lag_seconds} for v in views}
     if all(v == "ok" for v in checks.values()):
-        return Response({"status": "ready", "checks": checks})
-    return problem("unavailable", "not ready: " + ", ".join(checks), 503, checks=checks)
+        return Response({"status": "ready", "checks": checks, "lag": lag})
+    failing = [name for name, v in checks.items() if v != "ok"]
+    return problem("unavailable", "not ready: " + ", ".join(failing), 503, checks=checks, lag=lag)
+
+
+@get("/metrics", operation_id="metrics", tags=["operations"], media_type="text/plain")
+async def metrics(services: ServicesDep) -> str:
+    """Prometheus text: each view's position and lag."""
+    lines = [
+        "# HELP casework_view_lag_events Events recorded but not yet applied to the view.",
+        "# TYPE casework_view_lag_events gauge",
+    ]
+    views = await to_thread.run_sync(services.projections.status)
+    lines += [f'casework_view_lag_events{{view="{v.view}"}} {v.lag_events}' for v in views]
+    lines += [
+        "# HELP casework_view_lag_seconds Age of the oldest event not yet applied to the view.",
+        "# TYPE casework_view_lag_seconds gauge",
+    ]
+    lines += [f'casework_view_lag_seconds{{view="{v.view}"}} {v.lag_seconds}' for v in views]
+    lines += [
+        "# HELP casework_view_running 1 while the view follows the log, 0 if it stopped.",
+        "# TYPE casework_view_running gauge",
+    ]
+    lines += [f'casework_view_running{{view="{v.view}"}} {int(v.running)}' for v in views]
+    return "\n".join(lines) + "\n"
 
 
 def create_app(services: Services) -> Litestar:
@@ -91,8 +119,11 @@ def create_app(services: Services) -> Litestar:
     return Litestar(
         route_handlers=[
             CaseController,
+            QueueController,
+            PartnerController,
             health,
             ready,
+            metrics,
             create_static_files_router(path=ASSETS, directories=[assets], include_in_schema=False),
         ],
         dependencies={

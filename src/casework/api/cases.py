@@ -28,6 +28,7 @@ from casework.domain.errors import (
     ValidationFailed,
 )
 from casework.domain.rules import next_steps
+from projections.queries import MAX_LIMIT, list_cases
 from workflows.client import Refused
 from workflows.messages import Caller, CommandOutcome
 
@@ -96,6 +97,38 @@ class CaseController(Controller):
             msgspec.to_builtins(cmd), _caller(request, actor), key
         )
         return _command_response(outcome, status=201)
+
+    @get("/", operation_id="listCases", summary="Cases, most recently active first (from a view)")
+    async def list_cases(
+        self,
+        services: ServicesDep,
+        actor: ActorDep,
+        area: Annotated[str | None, QueryParameter()] = None,
+        team: Annotated[str | None, QueryParameter()] = None,
+        stage: Annotated[str | None, QueryParameter()] = None,
+        tag: Annotated[str | None, QueryParameter()] = None,
+        q: Annotated[str | None, QueryParameter(max_length=100)] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)] = 50,
+        cursor: Annotated[str | None, QueryParameter(max_length=500)] = None,
+    ) -> dict[str, Any]:
+        _guard(actor)
+        page = await to_thread.run_sync(
+            lambda: list_cases(
+                services.projections.cases, area=area, team=team, stage=stage, tag=tag, q=q,
+                limit=limit, cursor=cursor,
+            )
+        )  # fmt: skip
+        shown = []
+        for item in page.items:
+            if not may_see_health(actor, item["area"]):
+                item["group"] = WITHHELD
+            elif item["group"] is not None:
+                shown.append(UUID(item["id"]))
+        for case_id in shown:
+            await to_thread.run_sync(
+                services.app.access.record_health_read, actor, case_id, "case_list"
+            )
+        return {"items": page.items, "next": page.next}
 
     @get("/{case_id:uuid}", operation_id="getCase", summary="A case now, or as it stood")
     async def get_case(

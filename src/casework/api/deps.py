@@ -11,6 +11,7 @@ from casework.api.auth import Authenticator, bearer
 from casework.app import CaseworkApp
 from casework.domain.commands import Actor
 from casework.settings import Settings
+from projections.service import Projections
 from workflows.client import Journeys
 
 SESSION_COOKIE = "casework_session"
@@ -22,6 +23,7 @@ class Services:
     app: CaseworkApp
     journeys: Journeys
     auth: Authenticator
+    projections: Projections
 
 
 ServicesDep = NamedDependency[Services]

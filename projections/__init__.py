@@ -1,0 +1,1 @@
+"""Read models: views that follow the event store's notification log, each event applied once."""

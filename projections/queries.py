@@ -1,0 +1,127 @@
+"""Reads of the case views: the lists people work from. Plain SQL over the view tables."""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+from casework.domain.calendar import add_working_days
+from projections.cases import CaseViews
+
+MAX_LIMIT = 500
+
+
+class Page(msgspec.Struct):
+    items: list[dict[str, Any]]
+    next: str | None
+
+
+def _cursor(values: list[Any]) -> str:
+    return base64.urlsafe_b64encode(msgspec.json.encode(values)).decode()
+
+
+def _uncursor(cursor: str) -> list[Any]:
+    return msgspec.json.decode(base64.urlsafe_b64decode(cursor.encode()))
+
+
+def list_cases(
+    views: CaseViews,
+    *,
+    area: str | None = None,
+    team: str | None = None,
+    stage: str | None = None,
+    tag: str | None = None,
+    q: str | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> Page:
+    """Cases, most recently active first, with keyset paging."""
+    where, params = ["true"], []
+    for column, value in (("area", area), ("team", team), ("stage", stage)):
+        if value is not None:
+            where.append(f"{column} = %s")
+            params.append(value)
+    if tag == "tasmatyo":
+        where.append("tasmatyo")
+    if q:
+        where.append("search LIKE %s")
+        params.append(f"%{q.lower()}%")
+    if cursor:
+        last_activity, case_id = _uncursor(cursor)
+        where.append("(last_activity, case_id) < (%s, %s)")
+        params += [datetime.fromisoformat(last_activity), case_id]
+    query = views.sql(
+        "SELECT case_id, area, team, assignee, stage, tasmatyo, grp, tracks, opened_at,"
+        " last_activity, version FROM {table} WHERE " + " AND ".join(where) +
+        " ORDER BY last_activity DESC, case_id DESC LIMIT %s"
+    )  # fmt: skip
+    with views.datastore.transaction(commit=False) as curs:
+        curs.execute(query, [*params, limit + 1])
+        rows = curs.fetchall()
+    more = rows[limit:]
+    rows = rows[:limit]
+    items = [
+        {
+            "id": str(r["case_id"]), "area": r["area"], "team": r["team"],
+            "assignee": r["assignee"], "stage": r["stage"], "tasmatyo": r["tasmatyo"],
+            "group": r["grp"], "tracks": r["tracks"], "opened_at": r["opened_at"].isoformat(),
+            "last_activity": r["last_activity"].isoformat(), "version": r["version"],
+        }
+        for r in rows
+    ]  # fmt: skip
+    last = rows[-1] if rows and more else None
+    return Page(
+        items, _cursor([last["last_activity"].isoformat(), str(last["case_id"])]) if last else None
+    )
+
+
+def stalled_queue(
+    views: CaseViews,
+    now: datetime,
+    *,
+    area: str | None = None,
+    team: str | None = None,
+    step: str | None = None,
+    partner: str | None = None,
+    at_risk_days: int = 0,
+    limit: int = 50,
+) -> Page:
+    """Stalled steps, oldest first, with how late they are; plus steps due within `at_risk_days`."""
+    where, params = ["(stalled OR due <= %s)"], [add_working_days(now, at_risk_days)]
+    for column, value in (("area", area), ("team", team), ("step", step), ("partner", partner)):
+        if value is not None:
+            where.append(f"{column} = %s")
+            params.append(value)
+    query = views.sql(
+        "SELECT * FROM {table}_waits WHERE " + " AND ".join(where) +
+        " ORDER BY stalled DESC, since ASC, case_id LIMIT %s"
+    )  # fmt: skip
+    with views.datastore.transaction(commit=False) as curs:
+        curs.execute(query, [*params, limit])
+        rows = curs.fetchall()
+    items = []
+    for r in rows:
+        late = (now - r["due"]).total_seconds()
+        items.append({
+            "case_id": str(r["case_id"]), "step": r["step"], "item": r["item"] or None,
+            "area": r["area"], "team": r["team"], "partner": r["partner"],
+            "waiting_on": r["waiting_on"], "since": r["since"].isoformat(),
+            "due": r["due"].isoformat(), "stalled": r["stalled"], "escalated": r["escalated"],
+            "days_late": round(late / 86400, 1) if late > 0 else 0,
+            "reason": f"{r['step'].replace('_', ' ')}: waiting on {r['waiting_on']}"
+                      f" since {r['since']:%Y-%m-%d}",
+        })  # fmt: skip
+    return Page(items, None)
+
+
+def partner_inbox(views: CaseViews, partner: str, limit: int = 50) -> list[dict[str, Any]]:
+    """Open handoff tasks of one partner, oldest first."""
+    query = views.sql(
+        "SELECT * FROM {table}_inbox WHERE partner = %s ORDER BY since ASC, case_id LIMIT %s"
+    )
+    with views.datastore.transaction(commit=False) as curs:
+        curs.execute(query, (partner, limit))
+        return list(curs.fetchall())

@@ -1,0 +1,42 @@
+"""A view: tables of its own plus a tracking record, written in the same transaction.
+
+Each event's rows and the notification id that produced them commit together, so a view that
+stops (or is stopped) resumes exactly where it was: no event skipped, none applied twice.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from eventsourcing.persistence import Tracking
+from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
+from psycopg import Cursor
+from psycopg.rows import DictRow
+from psycopg.sql import SQL
+
+
+class View(PostgresTrackingRecorder):
+    """Subclasses name their tables `{table}` in `ddl` and handle events in `apply`."""
+
+    name: ClassVar[str]
+    # Bump when the tables or what goes into them change: the new version is built from the log.
+    version: ClassVar[int] = 1
+    ddl: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, datastore: PostgresDatastore, suffix: str = "") -> None:
+        self.table = f"view_{self.name}_v{self.version}{suffix}"
+        super().__init__(datastore, tracking_table_name=f"{self.table}_tracking")
+        for statement in self.ddl:
+            self.sql_create_statements.append(SQL(statement.format(table=self.table)))  # type: ignore[arg-type]
+
+    def project(self, event: Any, tracking: Tracking) -> None:
+        """Apply one event and record its position, in one transaction."""
+        with self.datastore.transaction(commit=True) as curs:
+            self.apply(curs, event)
+            self._insert_tracking(curs, tracking)
+
+    def apply(self, curs: Cursor[DictRow], event: Any) -> None:
+        raise NotImplementedError
+
+    def sql(self, statement: str) -> str:
+        return statement.format(table=self.table)

@@ -1,0 +1,81 @@
+"""Coordinators' and partners' lists: the stalled-case queue and the partner inboxes (views)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from anyio import to_thread
+from litestar import Controller, get
+from litestar.params import FromPath, QueryParameter
+
+from casework.api.deps import ActorDep, ServicesDep
+from casework.domain.errors import NotPermitted, UnknownCase
+from projections.queries import MAX_LIMIT, partner_inbox, stalled_queue
+
+
+class QueueController(Controller):
+    path = "/api/queues"
+    tags = ["queues"]
+
+    @get("/stalled", operation_id="stalledQueue", summary="Stalled steps, oldest first")
+    async def stalled(
+        self,
+        services: ServicesDep,
+        actor: ActorDep,
+        area: Annotated[str | None, QueryParameter()] = None,
+        team: Annotated[str | None, QueryParameter()] = None,
+        step: Annotated[str | None, QueryParameter()] = None,
+        partner: Annotated[str | None, QueryParameter()] = None,
+        at_risk_days: Annotated[int, QueryParameter(ge=0, le=60)] = 0,
+        limit: Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)] = 50,
+    ) -> dict[str, Any]:
+        if actor.role not in ("staff", "coordinator", "auditor", "admin"):
+            raise NotPermitted(f"a {actor.role} cannot see the stalled queue")
+        page = await to_thread.run_sync(
+            lambda: stalled_queue(
+                services.projections.cases, datetime.now(UTC), area=area, team=team, step=step,
+                partner=partner, at_risk_days=at_risk_days, limit=limit,
+            )
+        )  # fmt: skip
+        return {"items": page.items, "next": page.next}
+
+
+class PartnerController(Controller):
+    path = "/api/partners"
+    tags = ["partners"]
+
+    @get("/{partner:str}/tasks", operation_id="partnerTasks", summary="A partner's open handoffs")
+    async def tasks(
+        self,
+        partner: FromPath[str],
+        services: ServicesDep,
+        actor: ActorDep,
+        limit: Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)] = 50,
+    ) -> dict[str, Any]:
+        if actor.role == "partner" and actor.partner != partner:
+            raise UnknownCase(partner)  # a partner may not learn of another's inbox
+        if actor.role not in ("partner", "coordinator", "auditor", "admin"):
+            raise NotPermitted(f"a {actor.role} cannot read partner inboxes")
+        rows = await to_thread.run_sync(
+            lambda: partner_inbox(services.projections.cases, partner, limit)
+        )
+        items = [await to_thread.run_sync(_task, services, row) for row in rows]
+        return {"items": items, "next": None}
+
+
+def _task(services: Any, row: dict[str, Any]) -> dict[str, Any]:
+    # The minimised payload is read from the sealed request event, never copied into the view.
+    request = next(
+        services.app.events.get(
+            row["case_id"], gt=row["requested_version"] - 1, lte=row["requested_version"]
+        )
+    )
+    return {
+        "case_id": str(row["case_id"]),
+        "handoff_id": row["handoff_id"],
+        "status": row["status"],
+        "since": row["since"].isoformat(),
+        "due": row["due"].isoformat() if row["due"] else None,
+        "payload": {"summary": request.summary, "shares": row["shares"]},
+    }
