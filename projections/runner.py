@@ -7,6 +7,7 @@ A view that fails on an event stops, and says which event: it never skips one si
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,13 +32,20 @@ class ViewStatus(msgspec.Struct, frozen=True):
 
 
 class ViewRunner:
-    def __init__(self, app: CaseworkApp, view: View) -> None:
-        self.app, self.view = app, view
+    """Follows the log into a view; `view` may be a callable naming the live tables, so the
+    runner follows a rebuild's swap."""
+
+    def __init__(self, app: CaseworkApp, view: View | Callable[[], View]) -> None:
+        self.app = app
+        self.current: Callable[[], View] = view if callable(view) else (lambda: view)
         self.error: str | None = None
         self._subscription: ApplicationSubscription[Any] | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
-        view.create_table()
+
+    @property
+    def view(self) -> View:
+        return self.current()
 
     def start(self) -> ViewRunner:
         self._thread = threading.Thread(
@@ -58,21 +66,33 @@ class ViewRunner:
         return self.view.max_tracking_id(self.app.name) or 0
 
     def _run(self) -> None:
-        self._subscription = ApplicationSubscription(self.app, gt=self.position)
+        while not self._stopping.is_set():
+            if not self._follow(self.current()):
+                return
+
+    def _follow(self, view: View) -> bool:
+        """Project into `view` until stopped (False) or its tables are swapped out (True)."""
+        view.create_table()
+        self._subscription = ApplicationSubscription(
+            self.app, gt=view.max_tracking_id(self.app.name)
+        )
         with self._subscription as events:
             for event, tracking in events:
                 if self._stopping.is_set():
-                    return
+                    return False
+                if self.current() is not view:
+                    return True  # a rebuild swapped in new tables: go on from their position
                 try:
-                    self.view.project(event, tracking)
+                    view.project(event, tracking)
                 except Exception as error:  # stop visibly, naming the event; never skip it
                     self.error = (
-                        f"view {self.view.name} stopped at notification {tracking.notification_id}"
+                        f"view {view.name} stopped at notification {tracking.notification_id}"
                         f" ({type(event).__name__} v{event.originator_version} of"
                         f" {event.originator_id}): {type(error).__name__}: {error}"
                     )
-                    log.error("view stopped", view=self.view.name, error=self.error)
-                    return
+                    log.error("view stopped", view=view.name, error=self.error)
+                    return False
+        return not self._stopping.is_set()
 
     def status(self) -> ViewStatus:
         position = self.position

@@ -6,13 +6,16 @@ stops (or is stopped) resumes exactly where it was: no event skipped, none appli
 
 from __future__ import annotations
 
+import re
 from typing import Any, ClassVar
 
 from eventsourcing.persistence import Tracking
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from psycopg import Cursor
 from psycopg.rows import DictRow
-from psycopg.sql import SQL
+from psycopg.sql import SQL, Identifier
+
+CREATED_TABLE = re.compile(r"TABLE IF NOT EXISTS \{table\}(\w*)")
 
 
 class View(PostgresTrackingRecorder):
@@ -24,6 +27,7 @@ class View(PostgresTrackingRecorder):
     ddl: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, datastore: PostgresDatastore, suffix: str = "") -> None:
+        self.suffix = suffix
         self.table = f"view_{self.name}_v{self.version}{suffix}"
         super().__init__(datastore, tracking_table_name=f"{self.table}_tracking")
         for statement in self.ddl:
@@ -35,8 +39,27 @@ class View(PostgresTrackingRecorder):
             self.apply(curs, event)
             self._insert_tracking(curs, tracking)
 
+    def project_batch(self, events: list[Any], tracking: Tracking) -> None:
+        """Apply a batch of events and record the last one's position, in one transaction."""
+        with self.datastore.transaction(commit=True) as curs:
+            for event in events:
+                self.apply(curs, event)
+            self._insert_tracking(curs, tracking)
+
     def apply(self, curs: Cursor[DictRow], event: Any) -> None:
         raise NotImplementedError
 
     def sql(self, statement: str) -> str:
         return statement.format(table=self.table)
+
+    def tables(self) -> list[str]:
+        """Every table of this view, its tracking table included."""
+        endings = [
+            m for ddl in self.ddl for m in re.findall(r"TABLE IF NOT EXISTS \{table\}(\w*)", ddl)
+        ]
+        return [self.table + ending for ending in endings] + [self.tracking_table_name]
+
+    def drop(self) -> None:
+        with self.datastore.transaction(commit=True) as curs:
+            for table in self.tables():
+                curs.execute(SQL("DROP TABLE IF EXISTS {} CASCADE").format(Identifier(table)))

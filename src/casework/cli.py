@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from uuid import UUID
 
 import msgspec
@@ -44,6 +45,28 @@ def _project(args: argparse.Namespace, settings: Settings) -> int:
     except ViewFailed as failed:
         print(f"casework: {failed}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _rebuild(args: argparse.Namespace, settings: Settings) -> int:
+    from casework.bootstrap import build_app
+    from casework.domain.policy import load_policy
+    from projections.rebuild import progress_bar, rebuild
+    from projections.service import Projections
+
+    app = build_app(settings)
+    policy = load_policy(Path(settings.policy_file) if settings.policy_file else None)
+    projections = Projections(app, policy)
+    names = [args.view] if args.view else list(projections.factories)
+    for name in names:
+        if name not in projections.factories:
+            print(f"casework: no view {name!r}; views: {', '.join(projections.factories)}",
+                  file=sys.stderr)  # fmt: skip
+            return 2
+        applied = rebuild(
+            app, projections, name, lambda p: print(progress_bar(p), end="", file=sys.stderr)
+        )
+        print(f"\n{name}: rebuilt from {applied} events and swapped in", file=sys.stderr)
     return 0
 
 
@@ -115,6 +138,9 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("api", help="serve the HTTP API").set_defaults(run=_api)
     sub.add_parser("worker", help="run the Temporal worker").set_defaults(run=_worker)
     sub.add_parser("project", help="run every view (read model)").set_defaults(run=_project)
+    rebuild = sub.add_parser("rebuild", help="rebuild a view beside the live one, then swap")
+    rebuild.add_argument("view", nargs="?", help="the view (default: every view)")
+    rebuild.set_defaults(run=_rebuild)
     sub.add_parser("demo", help="send sample journeys to a running service").set_defaults(run=_demo)
 
     token = sub.add_parser("token", help="print a development token")
