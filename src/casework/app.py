@@ -109,7 +109,7 @@ class CaseworkApp(Application[UUID]):
         if idempotency_key and (earlier := self._replay(scope, idempotency_key, digest)):
             return earlier
         client_id = self.clients.find_or_register(cmd.identity_code, ctx.actor)
-        if existing := self._open_case_of(client_id):
+        if existing := self.open_case_of(client_id):
             raise OpenCaseExists(existing)
         case = ClientCase.open(case_id or uuid4(), str(client_id), cmd, ctx)
         result = CommandResult(case.id, case.version, _event_names(case))
@@ -122,7 +122,7 @@ class CaseworkApp(Application[UUID]):
         except IntegrityError:
             if idempotency_key and (earlier := self._replay(scope, idempotency_key, digest)):
                 return earlier
-            if existing := self._open_case_of(client_id):
+            if existing := self.open_case_of(client_id):
                 raise OpenCaseExists(existing) from None
             raise
         return result
@@ -230,7 +230,8 @@ class CaseworkApp(Application[UUID]):
         # Keyed, because an OpenCase body holds an identity code.
         return self.keyring.digest(cmd.name() + msgspec.json.encode(cmd).decode(), "request")
 
-    def _open_case_of(self, client_id: UUID) -> UUID | None:
+    def open_case_of(self, client_id: UUID) -> UUID | None:
+        """The client's open case, if any."""
         with self.recorder.datastore.transaction(commit=False) as curs:  # type: ignore[attr-defined]
             curs.execute(
                 "SELECT case_id FROM client_cases WHERE client_id = %s AND open", (client_id,)

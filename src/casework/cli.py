@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 import msgspec
@@ -14,6 +16,9 @@ import msgspec
 from casework.domain.errors import CaseworkError
 from casework.logs import configure_logging
 from casework.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from casework.importer import ImportReport
 
 
 def _up(args: argparse.Namespace, settings: Settings) -> int:
@@ -68,6 +73,47 @@ def _rebuild(args: argparse.Namespace, settings: Settings) -> int:
         )
         print(f"\n{name}: rebuilt from {applied} events and swapped in", file=sys.stderr)
     return 0
+
+
+def _import(args: argparse.Namespace, settings: Settings) -> int:
+    from casework.bootstrap import build_app
+    from casework.domain.commands import Actor
+    from casework.importer import import_journeys
+
+    app = build_app(settings)
+    with Path(args.file).open(encoding="utf-8") as counting:
+        total = sum(1 for _ in counting)
+    started = time.monotonic()
+
+    def show(report: ImportReport) -> None:
+        rate = report.events / max(time.monotonic() - started, 1e-6)
+        bar = "#" * (30 * report.lines // max(total, 1))
+        print(f"\rimport [{bar:<30}] {report.lines}/{total} lines, {report.cases} cases,"
+              f" {rate:,.0f} events/s", end="", file=sys.stderr)  # fmt: skip
+
+    with Path(args.file).open(encoding="utf-8") as lines:
+        # Legacy records name no author: steps count as staff work, recorded as the importer.
+        report = import_journeys(app, lines, Actor(args.user, "staff", "*"), show)
+    print(file=sys.stderr)
+    for error in report.errors:
+        print(f"{args.file}:{error.line}: {error.error}", file=sys.stderr)
+    print(
+        f"imported {report.cases} cases ({report.events} events), {len(report.errors)} lines"
+        f" refused; {len(report.open_cases)} open cases need journeys",
+        file=sys.stderr,
+    )
+    if report.open_cases and not args.no_journeys:
+        asyncio.run(_start_journeys(settings))
+    return 1 if report.errors else 0
+
+
+async def _start_journeys(settings: Settings) -> None:
+    from casework.service import engines
+    from workflows.reconcile import reconcile
+
+    async with engines(settings, embedded_temporal=False) as e:
+        report = await reconcile(e.app, e.client, e.journeys)
+    print(f"started {len(report.restarted)} journeys", file=sys.stderr)
 
 
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
@@ -138,6 +184,13 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("api", help="serve the HTTP API").set_defaults(run=_api)
     sub.add_parser("worker", help="run the Temporal worker").set_defaults(run=_worker)
     sub.add_parser("project", help="run every view (read model)").set_defaults(run=_project)
+    imp = sub.add_parser("import", help="import historical journeys (JSON lines)")
+    imp.add_argument("file", help="one journey per line; format in casework/importer.py")
+    imp.add_argument("--user", default="legacy-import", help="who the import is recorded as")
+    imp.add_argument(
+        "--no-journeys", action="store_true", help="do not start journeys (run reconcile later)"
+    )
+    imp.set_defaults(run=_import)
     rebuild = sub.add_parser("rebuild", help="rebuild a view beside the live one, then swap")
     rebuild.add_argument("view", nargs="?", help="the view (default: every view)")
     rebuild.set_defaults(run=_rebuild)

@@ -83,12 +83,18 @@ class KeyRing:
 
     def new_client_key(self, curs: object, client_id: UUID) -> bytes:
         """Create and store the key of a new client, inside the caller's transaction."""
-        key = AESGCM.generate_key(bit_length=256)
-        wrapped = seal(self.master_key, key, f"client-key:{client_id}")
+        key, wrapped = self.prepare_client_key(client_id)
         curs.execute(  # type: ignore[attr-defined]
             "INSERT INTO client_keys (client_id, wrapped) VALUES (%s, %s)", (client_id, wrapped)
         )
         return key
+
+    def prepare_client_key(self, client_id: UUID) -> tuple[bytes, bytes]:
+        """A new client key and its wrapped form, to be stored by the caller (bulk import)."""
+        key = AESGCM.generate_key(bit_length=256)
+        with self._lock:
+            self._keys[client_id] = key
+        return key, seal(self.master_key, key, f"client-key:{client_id}")
 
     def key(self, client_id: UUID) -> bytes | None:
         """The client's key, or None once it has been destroyed."""

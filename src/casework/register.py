@@ -6,6 +6,7 @@ key, found by a keyed digest, and every read of the register is recorded with wh
 
 from __future__ import annotations
 
+from typing import NamedTuple
 from uuid import UUID, uuid4
 
 from eventsourcing.persistence import IntegrityError
@@ -31,6 +32,13 @@ CREATE TABLE IF NOT EXISTS register_reads (
     purpose text NOT NULL
 );
 """
+
+
+class NewClient(NamedTuple):
+    client_id: UUID
+    wrapped_key: bytes
+    code_digest: bytes
+    code_sealed: bytes
 
 
 def normalise_identity_code(code: str) -> str:
@@ -84,6 +92,22 @@ class ClientRegister:
                 (client_id, self._digest(code), seal(key, code.encode(), f"code:{client_id}")),
             )
             self._record_read(curs, actor, client_id, "register")
+
+    def prepare(self, code: str) -> NewClient:
+        """A new client's rows, to be written with the import batch that first names them."""
+        client_id = uuid4()
+        key, wrapped = self.keyring.prepare_client_key(client_id)
+        sealed = seal(key, code.encode(), f"code:{client_id}")
+        return NewClient(client_id, wrapped, self._digest(code), sealed)
+
+    def find_by_code(self, code: str) -> UUID | None:
+        """The client registered for a normalised code (reads by import are recorded in bulk)."""
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                "SELECT client_id FROM clients WHERE code_digest = %s", (self._digest(code),)
+            )
+            row = curs.fetchone()
+        return row["client_id"] if row else None
 
     def find(self, identity_code: str, actor: Actor, purpose: str) -> UUID | None:
         """The client id registered for a code, if any; the lookup is recorded."""

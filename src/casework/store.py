@@ -239,6 +239,9 @@ class CaseworkRecorder(PostgresApplicationRecorder):
         idempotency: tuple[str, str, bytes, bytes] | None = None,
         open_case: tuple[UUID, UUID] | None = None,
         close_case: UUID | None = None,
+        new_clients: Sequence[tuple[UUID, bytes, bytes, bytes]] = (),
+        cases: Sequence[tuple[UUID, UUID, bool]] = (),
+        register_reads: Sequence[tuple[str, str, UUID, str]] = (),
         **kwargs: Any,
     ) -> None:
         if idempotency is not None:
@@ -246,6 +249,25 @@ class CaseworkRecorder(PostgresApplicationRecorder):
                 "INSERT INTO idempotency_keys (scope, key, request_digest, response) "
                 "VALUES (%s, %s, %s, %s)",
                 idempotency,
+            )
+        if new_clients:  # a bulk import registers clients with their first events
+            curs.executemany(
+                "INSERT INTO client_keys (client_id, wrapped) VALUES (%s, %s)",
+                [(client_id, wrapped) for client_id, wrapped, _, _ in new_clients],
+            )
+            curs.executemany(
+                "INSERT INTO clients (client_id, code_digest, code_sealed) VALUES (%s, %s, %s)",
+                [(client_id, digest, sealed) for client_id, _, digest, sealed in new_clients],
+            )
+        if register_reads:
+            curs.executemany(
+                "INSERT INTO register_reads (actor_id, actor_role, client_id, purpose)"
+                " VALUES (%s, %s, %s, %s)",
+                register_reads,
+            )
+        if cases:
+            curs.executemany(
+                "INSERT INTO client_cases (case_id, client_id, open) VALUES (%s, %s, %s)", cases
             )
         if open_case is not None:
             curs.execute(

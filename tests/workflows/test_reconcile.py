@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from casework.domain import commands as c
 from casework.domain.policy import shipped_policy
+from casework.importer import import_journeys
 from tests.workflows.helpers import STAFF, eventually, new_code, opening
 from workflows.client import Journeys
 from workflows.messages import journey_id
@@ -39,3 +42,23 @@ async def test_reconcile_restarts_the_journey_of_an_open_case_that_has_none(jour
     assert await eventually(lambda: app.get_case(imported).version == 2)
     again = await reconcile(app, client, journeys)
     assert imported not in again.restarted
+
+
+async def test_imported_open_cases_get_journeys_and_overdue_steps_stall_at_once(
+    journeys, client, app
+):
+    line = json.dumps({
+        "identity_code": new_code(), "area": "lantinen", "team": "lantinen-sote",
+        "opened_at": "2025-06-02T09:00:00+03:00",
+    })  # fmt: skip
+    report = import_journeys(app, [line], c.Actor("legacy-import", "staff", "*"))
+    (case_id,) = report.open_cases
+
+    restarted = await reconcile(app, client, journeys)
+
+    assert case_id in restarted.restarted
+    stall = await eventually(lambda: app.get_case(case_id).state.stall("screening", None))
+    assert stall.since.date().isoformat() == "2025-06-02"
+    assert stall.escalated or await eventually(
+        lambda: app.get_case(case_id).state.stall("screening", None).escalated
+    )
