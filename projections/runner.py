@@ -103,7 +103,7 @@ class ViewRunner:
             if oldest:
                 recorded = self.app.mapper.to_domain_event(oldest[0]).timestamp
                 lag_seconds = max(0.0, (datetime.now(UTC) - recorded).total_seconds())
-        running = self._thread is not None and self._thread.is_alive()
+        running = self._thread is not None and self._thread.is_alive() and self.error is None
         return ViewStatus(
             self.view.name, position, head, head - position, round(lag_seconds, 3), running,
             self.error,
