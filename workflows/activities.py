@@ -11,12 +11,13 @@ from datetime import UTC, datetime
 
 import msgspec
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from casework.app import CaseworkApp, CommandResult
 from casework.domain import commands as c
 from casework.domain.errors import CaseworkError, OpenCaseExists, StaleVersion, ValidationFailed
-from workflows.messages import CommandOutcome, CommandRequest, OpenCaseRequest
+from casework.domain.state import CaseState
+from workflows.messages import CaseStateRequest, CommandOutcome, CommandRequest, OpenCaseRequest
 
 
 def refusal(error: CaseworkError) -> ApplicationError:
@@ -28,7 +29,14 @@ def refusal(error: CaseworkError) -> ApplicationError:
         details["current_version"] = error.current_version
     if isinstance(error, OpenCaseExists):
         details["existing_case_id"] = str(error.existing_case_id)
-    return ApplicationError(error.detail, details, type=error.code, non_retryable=True)
+    # Benign: a refusal is an answer, not a fault; the SDK then logs it at debug level only.
+    return ApplicationError(
+        error.detail,
+        details,
+        type=error.code,
+        non_retryable=True,
+        category=ApplicationErrorCategory.BENIGN,
+    )
 
 
 def decode_command(name: str, body: dict[str, object]) -> c.Command:
@@ -73,15 +81,20 @@ class CaseActivities:
     def open_case(self, request: OpenCaseRequest) -> CommandOutcome:
         try:
             cmd = msgspec.convert(request.body, c.OpenCase, strict=False)
-            ctx = self._context(request, None)
             # The case id is new for every request: a retried activity writes once.
             key = request.idempotency_key or f"open:{request.case_id}"
+            ctx = self._context(msgspec.structs.replace(request, idempotency_key=key), None)
             result = self.app.open_case(cmd, ctx, key, case_id=request.case_id)
             return self._outcome(result)
         except msgspec.ValidationError as error:
             raise refusal(ValidationFailed.field(_field_of(error), str(error))) from None
         except CaseworkError as error:
             raise refusal(error) from None
+
+    @activity.defn
+    def case_state(self, request: CaseStateRequest) -> CaseState:
+        """The case as stored now: for a workflow whose copy turned out to be stale."""
+        return self.app.get_case(request.case_id).state
 
     @activity.defn
     def execute_command(self, request: CommandRequest) -> CommandOutcome:

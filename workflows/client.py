@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
 from uuid import UUID
 
 from temporalio.client import (
@@ -15,6 +16,7 @@ from temporalio.client import (
 )
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
 
 from casework.domain.policy import StallPolicy
 from workflows.journey import JourneyWorkflow
@@ -28,6 +30,8 @@ from workflows.messages import (
 )
 
 CASE_NAMESPACE = UUID("8f0d6c1e-3a52-4c55-9a57-4a0f3c8f2b10")
+UPDATE_ATTEMPTS = 4
+T = TypeVar("T")
 
 
 class Refused(Exception):
@@ -61,6 +65,26 @@ def _refused(error: WorkflowUpdateFailedError) -> Refused:
     return Refused("refused", str(cause or error), {})
 
 
+def update_id(case_id: UUID, idempotency_key: str | None) -> str:
+    """Temporal shows update ids in clear: derive one from the caller's key, never the key."""
+    if idempotency_key is None:
+        return str(uuid.uuid4())
+    return str(uuid.uuid5(CASE_NAMESPACE, f"{case_id}\n{idempotency_key}"))
+
+
+async def _retrying(call: Callable[[], Awaitable[T]]) -> T:
+    """Retry an update the server turned away because the workflow was mid-task (it is keyed,
+    so a retry that races a completed first attempt replays it rather than writing twice)."""
+    for attempt in range(UPDATE_ATTEMPTS):
+        try:
+            return await call()
+        except RPCError as error:
+            if error.status != RPCStatusCode.FAILED_PRECONDITION or attempt == UPDATE_ATTEMPTS - 1:
+                raise
+            await asyncio.sleep(0.1 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
 def case_id_for(caller: Caller, idempotency_key: str | None) -> UUID:
     """A retried opening (same caller, same key) names the same case, and so the same journey."""
     if idempotency_key is None:
@@ -88,7 +112,7 @@ class Journeys:
             async with _reaching_temporal():
                 return await self.client.execute_update_with_start_workflow(
                     JourneyWorkflow.open_case, request, start_workflow_operation=start,
-                    id=idempotency_key,
+                    id=update_id(case_id, idempotency_key),
                 )  # fmt: skip
         except WorkflowUpdateFailedError as error:
             raise _refused(error) from None
@@ -104,10 +128,13 @@ class Journeys:
     ) -> CommandOutcome:
         handle = self.client.get_workflow_handle(journey_id(case_id))
         request = CommandRequest(case_id, name, body, caller, expected_version, idempotency_key)
+        update = update_id(case_id, idempotency_key)
         try:
             async with _reaching_temporal():
-                return await handle.execute_update(
-                    name, request, id=idempotency_key, result_type=CommandOutcome
+                return await _retrying(
+                    lambda: handle.execute_update(
+                        name, request, id=update, result_type=CommandOutcome
+                    )
                 )
         except WorkflowUpdateFailedError as error:
             raise _refused(error) from None

@@ -22,7 +22,7 @@ with workflow.unsafe.imports_passed_through():
 
 import contextlib
 
-from workflows.writes import system_request, write
+from workflows.writes import REFUSED_PAUSE, current_state, system_request, write
 
 HANDOFF_STEPS = frozenset({"handoff_ack", "handoff_info", "handoff_decision"})
 UNDER_WAY = frozenset({"requested", "acknowledged", "info_requested", "accepted"})
@@ -41,7 +41,8 @@ class HandoffWorkflow:
         while True:
             handoff = self.state.handoff(start.handoff_id)
             assert handoff is not None
-            if handoff.status not in UNDER_WAY:
+            # A closed case ends its handoffs too: nothing waits on them any more.
+            if handoff.status not in UNDER_WAY or self.state.closed:
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 return HandoffResult(handoff.id, handoff.partner, handoff.status, handoff.outcome)
             commands, next_due = due_commands(
@@ -65,12 +66,20 @@ class HandoffWorkflow:
         try:
             outcome = await write(system_request(case_id, self.state.version, command))
         except ApplicationError:
-            self.changed = True  # the case moved on meanwhile: decide again
+            # Usually the case moved on meanwhile: read it and decide again.
+            stored = await current_state(case_id)
+            if stored.version > self.state.version:
+                self.state = stored
+                return
+            self.changed = False
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(lambda: self.changed, timeout=REFUSED_PAUSE)
             return
         if outcome.state.version > self.state.version:
             self.state = outcome.state
         parent = workflow.get_external_workflow_handle(journey_id(case_id))
-        await parent.signal("case_changed", CaseChanged(outcome.state))
+        with contextlib.suppress(ApplicationError):  # the journey may have ended meanwhile
+            await parent.signal("case_changed", CaseChanged(outcome.state))
 
     @workflow.signal
     def case_changed(self, message: CaseChanged) -> None:

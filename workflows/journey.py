@@ -41,7 +41,7 @@ with workflow.unsafe.imports_passed_through():
     )
 
 from workflows.handoff import HandoffWorkflow
-from workflows.writes import system_request, write
+from workflows.writes import REFUSED_PAUSE, current_state, system_request, write
 
 JOURNEY_STEPS = frozenset(
     {"screening", "identification", "coaching_start", "service_plan", "subsidy_decision",
@@ -85,6 +85,9 @@ class JourneyWorkflow:
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(self._carry_over())
         await workflow.wait_condition(workflow.all_handlers_finished)
+        # Let the handoffs hear of the closing before the journey ends (and its tasks with it).
+        if self.signals:
+            await asyncio.gather(*self.signals)
         return JourneyResult(
             case_id=start.case_id,
             opened=self.state is not None,
@@ -103,11 +106,14 @@ class JourneyWorkflow:
         )
 
     def _apply(self, outcome: CommandOutcome) -> None:
+        self._adopt(outcome.state)
+
+    def _adopt(self, state: CaseState) -> None:
         # Writes from handlers and timers interleave; the newest state wins.
-        if self.state is None or outcome.state.version >= self.state.version:
-            self.state = outcome.state
+        if self.state is None or state.version >= self.state.version:
+            self.state = state
             self.changed = True
-            for handoff_id in self.handoffs_started:
+            for handoff_id in sorted(self.handoffs_started):
                 if handoff_id not in self.handoff_outcomes:
                     self._tell_handoff(handoff_id)
 
@@ -127,13 +133,19 @@ class JourneyWorkflow:
 
     async def _run_system(self, command: Command) -> None:
         assert self.state is not None
+        case_id = UUID(self.state.case_id)
         try:
-            request = system_request(UUID(self.state.case_id), self.state.version, command)
-            self._apply(await write(request))
+            self._apply(await write(system_request(case_id, self.state.version, command)))
         except ApplicationError as error:
-            # Another write moved the case on between deciding and writing: decide again.
             workflow.logger.info("system command refused", extra={"code": error.type})
-            self.changed = True
+            # Usually another write moved the case on: read it and decide again.
+            stored = await current_state(case_id)
+            if stored.version > self.state.version:
+                self._adopt(stored)
+                return
+            self.changed = False
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(lambda: self.changed, timeout=REFUSED_PAUSE)
 
     async def _start_handoffs(self) -> None:
         assert self.state is not None

@@ -42,6 +42,10 @@ class CommandRequest(msgspec.Struct, frozen=True):
     workflow_time: datetime | None = None
 
 
+class CaseStateRequest(msgspec.Struct, frozen=True):
+    case_id: UUID
+
+
 class CommandOutcome(msgspec.Struct, frozen=True):
     case_id: UUID
     version: int

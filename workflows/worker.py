@@ -31,7 +31,7 @@ def build_worker(client: Client, app: CaseworkApp, task_queue: str) -> Worker:
         client,
         task_queue=task_queue,
         workflows=[JourneyWorkflow, HandoffWorkflow],
-        activities=[activities.open_case, activities.execute_command],
+        activities=[activities.open_case, activities.execute_command, activities.case_state],
         activity_executor=ThreadPoolExecutor(max_workers=16),
         workflow_runner=SandboxedWorkflowRunner(
             restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSED_THROUGH)

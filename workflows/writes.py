@@ -12,11 +12,21 @@ with workflow.unsafe.imports_passed_through():
     import msgspec
 
     from casework.domain.commands import Actor, Command
+    from casework.domain.state import CaseState
     from workflows.activities import CaseActivities
-    from workflows.messages import Caller, CommandOutcome, CommandRequest, OpenCaseRequest
+    from workflows.messages import (
+        Caller,
+        CaseStateRequest,
+        CommandOutcome,
+        CommandRequest,
+        OpenCaseRequest,
+    )
 
 SYSTEM = Actor("casework", "system")
 WRITE_TIMEOUT = timedelta(seconds=30)
+# After a system write is refused on the stored state too, wait this long for news before
+# deciding again: a refusal that persists is a fault to look into, not to hammer.
+REFUSED_PAUSE = timedelta(hours=1)
 
 
 async def write(request: CommandRequest | OpenCaseRequest) -> CommandOutcome:
@@ -34,6 +44,13 @@ async def write(request: CommandRequest | OpenCaseRequest) -> CommandOutcome:
         if isinstance(error.cause, ApplicationError):
             raise error.cause from None
         raise
+
+
+async def current_state(case_id: UUID) -> CaseState:
+    """Read the case as stored now (a local activity)."""
+    return await workflow.execute_local_activity_method(
+        CaseActivities.case_state, CaseStateRequest(case_id), start_to_close_timeout=WRITE_TIMEOUT
+    )
 
 
 def system_request(case_id: UUID, version: int, command: Command) -> CommandRequest:
