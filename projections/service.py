@@ -14,6 +14,7 @@ from collections.abc import Callable
 from casework.app import CaseworkApp
 from casework.domain.policy import StallPolicy
 from projections.cases import CaseViews
+from projections.indicators import IndicatorViews
 from projections.runner import ViewRunner, ViewStatus
 from projections.view import View
 
@@ -35,6 +36,7 @@ class Projections:
         self.datastore = app.recorder.datastore  # type: ignore[attr-defined]
         self.factories: dict[str, Callable[[str], View]] = {
             CaseViews.name: lambda suffix: CaseViews(self.datastore, policy, suffix),
+            IndicatorViews.name: lambda suffix: IndicatorViews(self.datastore, suffix),
         }
         with self.datastore.transaction(commit=True) as curs:
             curs.execute(REGISTRY)
@@ -71,6 +73,12 @@ class Projections:
     def cases(self) -> CaseViews:
         view = self.view(CaseViews.name)
         assert isinstance(view, CaseViews)
+        return view
+
+    @property
+    def indicators(self) -> IndicatorViews:
+        view = self.view(IndicatorViews.name)
+        assert isinstance(view, IndicatorViews)
         return view
 
     def swap(self, name: str, suffix: str) -> None:

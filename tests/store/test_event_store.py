@@ -348,3 +348,29 @@ def test_a_fact_dated_in_the_future_is_refused(app, database):
     with pytest.raises(ValidationFailed) as refused:
         app.execute(case_id, c.AddNote(text="x", effective_at=later), app.context(STAFF))
     assert refused.value.errors[0].field == "effective_at"
+
+
+def test_an_employer_command_with_a_reason_is_stored_and_read_back(app):
+    from uuid import uuid4
+
+    from casework.domain.employer import (
+        AddInterestTag,
+        Employer,
+        RegisterEmployer,
+        RemoveInterestTag,
+    )
+
+    coordinator = app.context(c.Actor("kaisa", "coordinator", "*"))
+    employer = Employer.register(
+        uuid4(),
+        RegisterEmployer(business_id="0112038-9", name="Oy Esimerkki Ab", sector="it",
+                         area="helsinki"),
+        coordinator,
+    )  # fmt: skip
+    employer.execute(AddInterestTag(), coordinator)
+    employer.execute(RemoveInterestTag(reason="no longer recruiting"), coordinator)
+    app.save(employer)
+
+    stored = app.repository.get(employer.id)
+    assert stored.interested is False
+    assert [e.reason for e in app.events.get(employer.id)][-1] == "no longer recruiting"

@@ -19,6 +19,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from casework.api.cases import CaseController
 from casework.api.deps import Services, ServicesDep, provide_actor
+from casework.api.indicators import IndicatorController
 from casework.api.problems import EXCEPTION_HANDLERS, problem
 from casework.api.queues import PartnerController, QueueController
 
@@ -121,6 +122,7 @@ def create_app(services: Services) -> Litestar:
             CaseController,
             QueueController,
             PartnerController,
+            IndicatorController,
             health,
             ready,
             metrics,

@@ -50,7 +50,8 @@ class Fact(Aggregate.Event):
     meta: EventMeta
     reason: str | None
 
-    protected: ClassVar[tuple[str, ...]] = ("reason",)
+    # Fields sealed with the client's key; employers' and sessions' events hold none.
+    protected: ClassVar[tuple[str, ...]] = ()
 
     @property
     def effective_at(self) -> datetime:
@@ -58,6 +59,7 @@ class Fact(Aggregate.Event):
 
 
 class CaseEvent(Fact):
+    protected: ClassVar[tuple[str, ...]] = ("reason",)
     # Events the service writes by itself do not count as activity on the case.
     is_activity: ClassVar[bool] = True
 
