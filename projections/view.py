@@ -7,6 +7,7 @@ stops (or is stopped) resumes exactly where it was: no event skipped, none appli
 from __future__ import annotations
 
 import re
+from abc import abstractmethod
 from typing import Any, ClassVar
 
 from eventsourcing.persistence import Tracking
@@ -46,8 +47,9 @@ class View(PostgresTrackingRecorder):
                 self.apply(curs, event)
             self._insert_tracking(curs, tracking)
 
+    @abstractmethod
     def apply(self, curs: Cursor[DictRow], event: Any) -> None:
-        raise NotImplementedError
+        """Write what `event` changes in this view's tables (inside the caller's transaction)."""
 
     def sql(self, statement: str) -> str:
         return statement.format(table=self.table)

@@ -73,7 +73,8 @@ class CaseEvent(Fact):
             state.last_event_at = max(last, self.effective_at) if last else self.effective_at
 
     def evolve(self, state: CaseState) -> None:
-        raise NotImplementedError
+        """Change the plain case state as this fact says; every case event defines it."""
+        raise NotImplementedError(type(self).__name__)
 
 
 class CaseOpened(Aggregate.Created):
