@@ -10,6 +10,7 @@ import msgspec
 
 from casework.domain.calendar import add_working_days
 from projections.cases import CaseViews
+from projections.employers import EmployerViews
 
 MAX_LIMIT = 500
 
@@ -125,3 +126,21 @@ def partner_inbox(views: CaseViews, partner: str, limit: int = 50) -> list[dict[
     with views.datastore.transaction(commit=False) as curs:
         curs.execute(query, (partner, limit))
         return list(curs.fetchall())
+
+
+def employers_for_matching(
+    views: EmployerViews, *, sector: str | None = None, area: str | None = None, limit: int = 50
+) -> list[dict[str, Any]]:
+    """Employers carrying the interest tag, those with open vacancies first."""
+    where, params = ["interested"], []
+    for column, value in (("sector", sector), ("area", area)):
+        if value is not None:
+            where.append(f"{column} = %s")
+            params.append(value)
+    query = views.sql(
+        "SELECT employer_id, business_id, name, sector, area, open_vacancies FROM {table}"
+        " WHERE " + " AND ".join(where) + " ORDER BY open_vacancies DESC, name LIMIT %s"
+    )
+    with views.datastore.transaction(commit=False) as curs:
+        curs.execute(query, [*params, limit])
+        return [dict(row) | {"employer_id": str(row["employer_id"])} for row in curs.fetchall()]

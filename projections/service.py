@@ -14,6 +14,7 @@ from collections.abc import Callable
 from casework.app import CaseworkApp
 from casework.domain.policy import StallPolicy
 from projections.cases import CaseViews
+from projections.employers import EmployerViews
 from projections.indicators import IndicatorViews
 from projections.runner import ViewRunner, ViewStatus
 from projections.view import View
@@ -36,6 +37,7 @@ class Projections:
         self.datastore = app.recorder.datastore  # type: ignore[attr-defined]
         self.factories: dict[str, Callable[[str], View]] = {
             CaseViews.name: lambda suffix: CaseViews(self.datastore, policy, suffix),
+            EmployerViews.name: lambda suffix: EmployerViews(self.datastore, suffix),
             IndicatorViews.name: lambda suffix: IndicatorViews(self.datastore, suffix),
         }
         with self.datastore.transaction(commit=True) as curs:
@@ -73,6 +75,12 @@ class Projections:
     def cases(self) -> CaseViews:
         view = self.view(CaseViews.name)
         assert isinstance(view, CaseViews)
+        return view
+
+    @property
+    def employers(self) -> EmployerViews:
+        view = self.view(EmployerViews.name)
+        assert isinstance(view, EmployerViews)
         return view
 
     @property

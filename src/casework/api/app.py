@@ -21,7 +21,7 @@ from casework.api.cases import CaseController
 from casework.api.deps import Services, ServicesDep, provide_actor
 from casework.api.indicators import IndicatorController
 from casework.api.problems import EXCEPTION_HANDLERS, problem
-from casework.api.queues import PartnerController, QueueController
+from casework.api.queues import EmployerController, PartnerController, QueueController
 
 MAX_BODY = 1024 * 1024
 ASSETS = "/schema/assets"
@@ -122,6 +122,7 @@ def create_app(services: Services) -> Litestar:
             CaseController,
             QueueController,
             PartnerController,
+            EmployerController,
             IndicatorController,
             health,
             ready,

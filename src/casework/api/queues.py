@@ -1,4 +1,4 @@
-"""Coordinators' and partners' lists: the stalled-case queue and the partner inboxes (views)."""
+"""Lists from views: the stalled-case queue, employers for matching, the partner inboxes."""
 
 from __future__ import annotations
 
@@ -11,7 +11,12 @@ from litestar.params import FromPath, QueryParameter
 
 from casework.api.deps import ActorDep, ServicesDep
 from casework.domain.errors import NotPermitted, UnknownCase
-from projections.queries import MAX_LIMIT, partner_inbox, stalled_queue
+from projections.queries import (
+    MAX_LIMIT,
+    employers_for_matching,
+    partner_inbox,
+    stalled_queue,
+)
 
 
 class QueueController(Controller):
@@ -39,6 +44,29 @@ class QueueController(Controller):
             )
         )  # fmt: skip
         return {"items": page.items, "next": page.next}
+
+
+class EmployerController(Controller):
+    path = "/api/employers"
+    tags = ["employers"]
+
+    @get("/", operation_id="employersForMatching", summary="Interested employers (a view)")
+    async def interested(
+        self,
+        services: ServicesDep,
+        actor: ActorDep,
+        sector: Annotated[str | None, QueryParameter()] = None,
+        area: Annotated[str | None, QueryParameter()] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)] = 50,
+    ) -> dict[str, Any]:
+        if actor.role not in ("staff", "coordinator", "auditor", "admin"):
+            raise NotPermitted(f"a {actor.role} cannot search employers")
+        items = await to_thread.run_sync(
+            lambda: employers_for_matching(
+                services.projections.employers, sector=sector, area=area, limit=limit
+            )
+        )
+        return {"items": items, "next": None}
 
 
 class PartnerController(Controller):
