@@ -100,13 +100,15 @@ class CaseActivities:
     def execute_command(self, request: CommandRequest) -> CommandOutcome:
         try:
             cmd = decode_command(request.name, request.body)
-            result = self.app.execute(
+            result, state = self.app.execute_with_state(
                 request.case_id,
                 cmd,
                 self._context(request, request.workflow_time),
                 request.expected_version,
                 request.idempotency_key,
             )
-            return self._outcome(result)
+            return CommandOutcome(
+                result.case_id, result.version, result.events, state, result.replayed
+            )
         except CaseworkError as error:
             raise refusal(error) from None

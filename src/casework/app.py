@@ -26,6 +26,7 @@ from casework.domain.errors import (
     UnknownCase,
 )
 from casework.domain.events import CaseClosed
+from casework.domain.state import CaseState
 from casework.keys import KeyRing
 from casework.register import ClientRegister
 from casework.store import (
@@ -140,11 +141,22 @@ class CaseworkApp(Application[UUID]):
         With an expected version, a case that moved on is a StaleVersion. Without one, the command
         is judged against the current state: losing a race to another writer means trying again.
         """
+        return self.execute_with_state(case_id, cmd, ctx, expected_version, idempotency_key)[0]
+
+    def execute_with_state(
+        self,
+        case_id: UUID,
+        cmd: c.Command,
+        ctx: c.Context,
+        expected_version: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> tuple[CommandResult, CaseState]:
+        """`execute`, also answering with the case's state after the command."""
         scope = case_scope(case_id)
         digest = self._digest(cmd)
         for attempt in range(1, CONFLICT_ATTEMPTS + 1):
             if idempotency_key and (earlier := self._replay(scope, idempotency_key, digest)):
-                return earlier
+                return earlier, self.get_case(case_id).state
             case = self.get_case(case_id)
             if expected_version is not None and case.version != expected_version:
                 raise StaleVersion(expected_version, case.version)
@@ -163,11 +175,11 @@ class CaseworkApp(Application[UUID]):
                     if idempotency_key and (
                         earlier := self._replay(scope, idempotency_key, digest)
                     ):
-                        return earlier
+                        return earlier, self.get_case(case_id).state
                     seen = result.version - len(result.events)
                     raise StaleVersion(seen, self.get_case(case_id).version) from None
                 continue
-            return result
+            return result, case.state
         raise AssertionError("unreachable")
 
     # Reads
