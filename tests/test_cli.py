@@ -47,18 +47,20 @@ def test_token_prints_a_token_the_api_accepts(tmp_path):
     assert (actor.id, actor.role, actor.partner) == ("kaisa", "partner", "keva")
 
 
-def test_up_serves_the_api_the_temporal_ui_and_the_demo_journeys(tmp_path):
+def test_up_serves_the_api_the_temporal_ui_and_the_demo_journeys():
     ports = {name: free_port() for name in ("http_port", "temporal_port", "temporal_ui_port")}
     # A short data dir: the embedded server's Unix socket path must stay under ~107 bytes.
     data_dir = Path(tempfile.mkdtemp(prefix="cw-up-"))
     env = environment(data_dir, **ports)
+    # Logs go to a file: a pipe nobody reads fills up and stalls the service.
+    log = (data_dir / "up.log").open("wb")
     service = subprocess.Popen(
-        [*CASEWORK, "up", "--demo"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        [*CASEWORK, "up", "--demo"], env=env, stdout=subprocess.DEVNULL, stderr=log
     )
     base = f"http://127.0.0.1:{ports['http_port']}"
     try:
-        ready = wait_until(lambda: httpx.get(f"{base}/ready", timeout=2).status_code == 200, 90)
-        assert ready
+        ready = wait_until(lambda: httpx.get(f"{base}/ready", timeout=2).status_code == 200, 120)
+        assert ready, (data_dir / "up.log").read_text()[-3000:]
         token = subprocess.run(
             [*CASEWORK, "token", "--role", "staff", "--area", "helsinki"],
             env=env, capture_output=True, text=True, check=True,
@@ -74,9 +76,11 @@ def test_up_serves_the_api_the_temporal_ui_and_the_demo_journeys(tmp_path):
         assert ui.status_code == 200
     finally:
         service.send_signal(signal.SIGTERM)
-        _, stderr = service.communicate(timeout=60)
+        service.wait(timeout=60)
+        log.close()
+        logged = (data_dir / "up.log").read_text()
         shutil.rmtree(data_dir, ignore_errors=True)
-    assert service.returncode == 0, stderr.decode()[-2000:]
+    assert service.returncode == 0, logged[-3000:]
 
 
 def wait_until(probe, timeout: float) -> bool:
