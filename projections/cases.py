@@ -19,11 +19,9 @@ from psycopg.types.json import Jsonb
 
 from casework.domain import events as e
 from casework.domain.policy import StallPolicy
-from casework.domain.rules import waiting_steps
+from casework.domain.rules import OPEN_HANDOFF, waiting_steps
 from casework.domain.state import CaseState
 from projections.view import View
-
-OPEN_HANDOFF = ("requested", "acknowledged", "info_requested", "accepted")
 
 
 class CaseViews(View):

@@ -16,6 +16,7 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from casework.domain.commands import Command
     from casework.domain.policy import StallPolicy
+    from casework.domain.rules import OPEN_HANDOFF
     from casework.domain.stalls import due_commands
     from casework.domain.state import CaseState
     from workflows.messages import CaseChanged, HandoffInput, HandoffResult, journey_id
@@ -25,7 +26,6 @@ import contextlib
 from workflows.writes import REFUSED_PAUSE, current_state, system_request, write
 
 HANDOFF_STEPS = frozenset({"handoff_ack", "handoff_info", "handoff_decision"})
-UNDER_WAY = frozenset({"requested", "acknowledged", "info_requested", "accepted"})
 
 
 @workflow.defn
@@ -42,7 +42,7 @@ class HandoffWorkflow:
             handoff = self.state.handoff(start.handoff_id)
             assert handoff is not None
             # A closed case ends its handoffs too: nothing waits on them any more.
-            if handoff.status not in UNDER_WAY or self.state.closed:
+            if handoff.status not in OPEN_HANDOFF or self.state.closed:
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 return HandoffResult(handoff.id, handoff.partner, handoff.status, handoff.outcome)
             commands, next_due = due_commands(

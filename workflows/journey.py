@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
     from casework.domain.commands import Command, Context
     from casework.domain.errors import CaseworkError
     from casework.domain.policy import StallPolicy
+    from casework.domain.rules import OPEN_HANDOFF
     from casework.domain.stalls import due_commands
     from casework.domain.state import CaseState
     from workflows.activities import decode_command, refusal
@@ -47,7 +48,6 @@ JOURNEY_STEPS = frozenset(
     {"screening", "identification", "coaching_start", "service_plan", "subsidy_decision",
      "inactivity"}
 )  # fmt: skip
-OPEN_HANDOFF = frozenset({"requested", "acknowledged", "info_requested", "accepted"})
 
 
 @workflow.defn
