@@ -79,31 +79,65 @@ class CaseViews(View):
         self.policy = policy
 
     def apply(self, curs: Cursor[DictRow], event: Any) -> None:
-        if isinstance(event, e.CaseOpened):
-            shell = SimpleNamespace()
-            event.apply(shell)
-            state: CaseState = shell.state
-        elif isinstance(event, e.CaseEvent):
-            state = self._state(curs, event.originator_id)
-            event.evolve(state)
-            state.version = event.originator_version
-            if event.is_activity:
-                last = state.last_event_at
-                state.last_event_at = max(last, event.effective_at) if last else event.effective_at
-        else:
-            return  # employers and training sessions have views of their own
-        state.sickness_days_used = None  # health data: the list has no need of it
-        self._write_case(curs, state)
-        self._write_waits(curs, state)
-        self._write_inbox(curs, state, event)
+        self.apply_batch(curs, [event])
 
-    def _state(self, curs: Cursor[DictRow], case_id: Any) -> CaseState:
-        curs.execute(self.sql("SELECT state FROM {table} WHERE case_id = %s"), (case_id,))
-        row = curs.fetchone()
-        assert row is not None, f"case {case_id} has events before its opening"
-        return msgspec.convert(row["state"], CaseState)
+    def apply_batch(self, curs: Cursor[DictRow], events: list[Any]) -> None:
+        """Fold the events into their cases' states in memory; write each case's rows once."""
+        events = [event for event in events if isinstance(event, e.CaseEvent | e.CaseOpened)]
+        states = self._states(curs, {ev.originator_id for ev in events})
+        applied: dict[str, int] = {}
+        handoffs = _Handoffs()
+        for event in events:
+            if isinstance(event, e.CaseOpened):
+                shell = SimpleNamespace()
+                event.apply(shell)
+                state: CaseState = shell.state
+            else:
+                state = states[str(event.originator_id)]
+                event.evolve(state)
+                state.version = event.originator_version
+                if event.is_activity:
+                    last = state.last_event_at
+                    state.last_event_at = (
+                        max(last, event.effective_at) if last else event.effective_at
+                    )
+            state.sickness_days_used = None  # health data: the list has no need of it
+            states[state.case_id] = state
+            applied[state.case_id] = applied.get(state.case_id, 0) + 1
+            handoffs.note(state.case_id, event)
+        touched = [states[case_id] for case_id in applied]
+        if touched:
+            self._write_cases(curs, touched, applied)
+            self._write_waits(curs, touched)
+            self._write_inbox(curs, touched, handoffs)
 
-    def _write_case(self, curs: Cursor[DictRow], state: CaseState) -> None:
+    def _states(self, curs: Cursor[DictRow], case_ids: set[Any]) -> dict[str, CaseState]:
+        curs.execute(
+            self.sql("SELECT case_id, state FROM {table} WHERE case_id = ANY(%s)"),
+            (list(case_ids),),
+        )
+        return {str(r["case_id"]): msgspec.convert(r["state"], CaseState) for r in curs.fetchall()}
+
+    def _write_cases(
+        self, curs: Cursor[DictRow], states: list[CaseState], applied: dict[str, int]
+    ) -> None:
+        curs.executemany(
+            self.sql(
+                "INSERT INTO {table} (case_id, area, team, assignee, stage, tasmatyo, grp, tracks,"
+                " opened_at, last_activity, version, applied, state, search)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                " ON CONFLICT (case_id) DO UPDATE SET area = EXCLUDED.area,"
+                " team = EXCLUDED.team, assignee = EXCLUDED.assignee, stage = EXCLUDED.stage,"
+                " tasmatyo = EXCLUDED.tasmatyo, grp = EXCLUDED.grp, tracks = EXCLUDED.tracks,"
+                " last_activity = EXCLUDED.last_activity, version = EXCLUDED.version,"
+                " applied = {table}.applied + EXCLUDED.applied,"
+                " state = EXCLUDED.state, search = EXCLUDED.search"
+            ),
+            [self._case_row(state, applied[state.case_id]) for state in states],
+        )
+
+    @staticmethod
+    def _case_row(state: CaseState, applied: int) -> tuple[Any, ...]:
         tracks = {
             "coaching": [c.status for c in state.coaching],
             "referrals": [r.status for r in state.referrals],
@@ -114,36 +148,29 @@ class CaseViews(View):
         search = " ".join(
             filter(None, [state.case_id, state.team, state.assignee or "", state.area])
         ).lower()
-        curs.execute(
-            self.sql(
-                "INSERT INTO {table} (case_id, area, team, assignee, stage, tasmatyo, grp, tracks,"
-                " opened_at, last_activity, version, state, search)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-                " ON CONFLICT (case_id) DO UPDATE SET area = EXCLUDED.area,"
-                " team = EXCLUDED.team, assignee = EXCLUDED.assignee, stage = EXCLUDED.stage,"
-                " tasmatyo = EXCLUDED.tasmatyo, grp = EXCLUDED.grp, tracks = EXCLUDED.tracks,"
-                " last_activity = EXCLUDED.last_activity, version = EXCLUDED.version,"
-                " applied = {table}.applied + 1,"
-                " state = EXCLUDED.state, search = EXCLUDED.search"
-            ),
-            (
-                state.case_id, state.area, state.team, state.assignee, state.stage,
-                state.tasmatyo, state.group, Jsonb(tracks), state.opened_at,
-                state.last_event_at, state.version, Jsonb(msgspec.to_builtins(state)), search,
-            ),
+        return (
+            state.case_id, state.area, state.team, state.assignee, state.stage,
+            state.tasmatyo, state.group, Jsonb(tracks), state.opened_at,
+            state.last_event_at, state.version, applied, Jsonb(msgspec.to_builtins(state)),
+            search,
         )  # fmt: skip
 
-    def _write_waits(self, curs: Cursor[DictRow], state: CaseState) -> None:
-        curs.execute(self.sql("DELETE FROM {table}_waits WHERE case_id = %s"), (state.case_id,))
+    def _write_waits(self, curs: Cursor[DictRow], states: list[CaseState]) -> None:
+        curs.execute(
+            self.sql("DELETE FROM {table}_waits WHERE case_id = ANY(%s)"),
+            ([state.case_id for state in states],),
+        )
         rows = []
-        for wait in waiting_steps(state):
-            stall = state.stall(wait.step, wait.item)
-            due = stall.due if stall else self.policy.deadline(wait.step, wait.since, wait.partner)
-            rows.append((
-                state.case_id, wait.step, wait.item or "", state.area, state.team, wait.partner,
-                wait.waiting_on, wait.since, due, stall is not None,
-                bool(stall and stall.escalated),
-            ))  # fmt: skip
+        for state in states:
+            for wait in waiting_steps(state):
+                stall = state.stall(wait.step, wait.item)
+                deadline = self.policy.deadline
+                due = stall.due if stall else deadline(wait.step, wait.since, wait.partner)
+                rows.append((
+                    state.case_id, wait.step, wait.item or "", state.area, state.team,
+                    wait.partner, wait.waiting_on, wait.since, due, stall is not None,
+                    bool(stall and stall.escalated),
+                ))  # fmt: skip
         if rows:
             curs.executemany(
                 self.sql(
@@ -154,60 +181,63 @@ class CaseViews(View):
                 rows,
             )
 
-    def _write_inbox(self, curs: Cursor[DictRow], state: CaseState, event: Any) -> None:
-        if isinstance(event, e.HandoffRequested):
-            handoff = state.handoff(event.handoff_id)
-            assert handoff is not None
-            self._insert_inbox(curs, state, handoff.id, event.originator_version, event.shares)
-        elif isinstance(event, e.HandoffRedirected):
-            # The redirected handoff carries the original request's payload.
-            curs.execute(
-                self.sql(
-                    "SELECT requested_version, shares FROM {table}_inbox"
-                    " WHERE case_id = %s AND handoff_id = %s"
-                ),
-                (state.case_id, event.handoff_id),
-            )
-            row = curs.fetchone()
-            assert row is not None
-            new = event.new_handoff_id
-            self._insert_inbox(curs, state, new, row["requested_version"], row["shares"])
-        for handoff in state.handoffs:
-            if handoff.status not in OPEN_HANDOFF:
-                curs.execute(
-                    self.sql("DELETE FROM {table}_inbox WHERE case_id = %s AND handoff_id = %s"),
-                    (state.case_id, handoff.id),
-                )
-                continue
-            wait = next((w for w in waiting_steps(state) if w.item == handoff.id), None)
-            due = (
-                self.policy.deadline(wait.step, wait.since, wait.partner)
-                if wait and wait.waiting_on == "partner"
-                else None
-            )
-            curs.execute(
-                self.sql(
-                    "UPDATE {table}_inbox SET status = %s, since = %s, due = %s"
-                    " WHERE case_id = %s AND handoff_id = %s"
-                ),
-                (handoff.status, handoff.since, due, state.case_id, handoff.id),
-            )
-        if state.closed:
-            curs.execute(self.sql("DELETE FROM {table}_inbox WHERE case_id = %s"), (state.case_id,))
-
-    def _insert_inbox(
-        self, curs: Cursor[DictRow], state: CaseState, handoff_id: str, version: int, shares: Any
+    def _write_inbox(
+        self, curs: Cursor[DictRow], states: list[CaseState], handoffs: _Handoffs
     ) -> None:
-        handoff = state.handoff(handoff_id)
-        assert handoff is not None
+        """Replace the touched cases' inbox rows with their open handoffs."""
         curs.execute(
             self.sql(
-                "INSERT INTO {table}_inbox (case_id, handoff_id, partner, status, area, since,"
-                " requested_version, shares) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
-                " ON CONFLICT DO NOTHING"
+                "DELETE FROM {table}_inbox WHERE case_id = ANY(%s)"
+                " RETURNING case_id, handoff_id, requested_version, shares"
             ),
-            (
-                state.case_id, handoff_id, handoff.partner, handoff.status, state.area,
-                handoff.since, version, Jsonb(list(shares)),
-            ),
-        )  # fmt: skip
+            ([state.case_id for state in states],),
+        )
+        for row in curs.fetchall():
+            handoffs.payloads[(str(row["case_id"]), row["handoff_id"])] = (
+                row["requested_version"], row["shares"],
+            )  # fmt: skip
+        rows = []
+        for state in states:
+            if state.closed:
+                continue
+            waits = {w.item: w for w in waiting_steps(state) if w.waiting_on == "partner"}
+            for handoff in state.handoffs:
+                if handoff.status not in OPEN_HANDOFF:
+                    continue
+                version, shares = handoffs.payload(state.case_id, handoff.id)
+                wait = waits.get(handoff.id)
+                due = self.policy.deadline(wait.step, wait.since, wait.partner) if wait else None
+                rows.append((
+                    state.case_id, handoff.id, handoff.partner, handoff.status, state.area,
+                    handoff.since, version, Jsonb(list(shares)), due,
+                ))  # fmt: skip
+        if rows:
+            curs.executemany(
+                self.sql(
+                    "INSERT INTO {table}_inbox (case_id, handoff_id, partner, status, area, since,"
+                    " requested_version, shares, due) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                ),
+                rows,
+            )
+
+
+class _Handoffs:
+    """What a batch learnt of handoff payloads: a request's own, a redirection's from the
+    handoff it redirects (the partner gets the original request's payload)."""
+
+    def __init__(self) -> None:
+        self.payloads: dict[tuple[str, str], tuple[int, Any]] = {}
+        self.redirected_from: dict[tuple[str, str], tuple[str, str]] = {}
+
+    def note(self, case_id: str, event: Any) -> None:
+        if isinstance(event, e.HandoffRequested):
+            self.payloads[(case_id, event.handoff_id)] = (event.originator_version, event.shares)
+        elif isinstance(event, e.HandoffRedirected):
+            new, old = (case_id, event.new_handoff_id), (case_id, event.handoff_id)
+            self.redirected_from[new] = old
+
+    def payload(self, case_id: str, handoff_id: str) -> tuple[int, Any]:
+        key = (case_id, handoff_id)
+        while key not in self.payloads:
+            key = self.redirected_from[key]
+        return self.payloads[key]

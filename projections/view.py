@@ -43,13 +43,17 @@ class View(PostgresTrackingRecorder):
     def project_batch(self, events: list[Any], tracking: Tracking) -> None:
         """Apply a batch of events and record the last one's position, in one transaction."""
         with self.datastore.transaction(commit=True) as curs:
-            for event in events:
-                self.apply(curs, event)
+            self.apply_batch(curs, events)
             self._insert_tracking(curs, tracking)
 
     @abstractmethod
     def apply(self, curs: Cursor[DictRow], event: Any) -> None:
         """Write what `event` changes in this view's tables (inside the caller's transaction)."""
+
+    def apply_batch(self, curs: Cursor[DictRow], events: list[Any]) -> None:
+        """Apply events in log order; a view may fold them in memory and write less."""
+        for event in events:
+            self.apply(curs, event)
 
     def sql(self, statement: str) -> str:
         return statement.format(table=self.table)

@@ -6,6 +6,7 @@ idempotency record and the case register, in one transaction.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
@@ -241,6 +242,14 @@ class CaseworkApp(Application[UUID]):
     def _digest(self, cmd: c.Command) -> bytes:
         # Keyed, because an OpenCase body holds an identity code.
         return self.keyring.digest(cmd.name() + msgspec.json.encode(cmd).decode(), "request")
+
+    def clients_with_open_cases(self, client_ids: Iterable[UUID]) -> set[UUID]:
+        with self.recorder.datastore.transaction(commit=False) as curs:  # type: ignore[attr-defined]
+            curs.execute(
+                "SELECT client_id FROM client_cases WHERE client_id = ANY(%s) AND open",
+                (list(client_ids),),
+            )
+            return {row["client_id"] for row in curs.fetchall()}
 
     def open_case_of(self, client_id: UUID) -> UUID | None:
         """The client's open case, if any."""

@@ -12,14 +12,18 @@ One JSON object per line:
 Each step is a case command (the README's table) with the time it took effect; `actor` defaults
 to the importing user. Every line is replayed through the aggregate, so the journey rules hold and
 the stored events are the ordinary ones: sealed with the client's key, hash-chained, in
-notification order. Lines are written in batches, one transaction each; a line that fails is
-reported with its number and nothing of it is written.
+notification order. Lines are read in batches of 200: the register is asked about the batch's
+identity codes in one query, and the batch's events and side records (new clients, case register,
+chain heads, register reads) are written with COPY in one transaction. A line that fails is
+reported with its number and nothing of it is written; a batch that clashes with stored rows is
+written line by line to name the line.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from itertools import islice
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -75,10 +79,16 @@ class _Pending(msgspec.Struct):
 
 
 class _Seen(msgspec.Struct):
-    """What this import has met so far: clients by code, and those with an open case."""
+    """What this import knows of clients: ids by code, and those with an open case."""
 
     clients: dict[str, UUID] = {}
     open_clients: set[UUID] = set()
+
+    def learn(self, app: CaseworkApp, codes: set[str]) -> None:
+        """Look the codes this import has not met up in the register, all in one query."""
+        found = app.clients.find_by_codes(codes - self.clients.keys())
+        self.clients |= found
+        self.open_clients |= app.clients_with_open_cases(found.values())
 
 
 def _context(actor: c.Actor, now: datetime) -> c.Context:
@@ -110,22 +120,30 @@ def _replay(
     return case
 
 
-def _prepare(app: CaseworkApp, text: str, actor: c.Actor, number: int, seen: _Seen) -> _Pending:
+def _decode(text: str) -> tuple[ImportedJourney, str]:
     journey = msgspec.json.decode(text, type=ImportedJourney)
-    code = normalise_identity_code(journey.identity_code)
-    client_id = seen.clients.get(code) or app.clients.find_by_code(code)
+    return journey, normalise_identity_code(journey.identity_code)
+
+
+def _prepare(
+    app: CaseworkApp, journey: ImportedJourney, code: str, actor: c.Actor, number: int, seen: _Seen
+) -> _Pending:
+    client_id = seen.clients.get(code)
     new_client = app.clients.prepare(code) if client_id is None else None
     if new_client is not None:
         client_id = new_client.client_id
     assert client_id is not None
     case = _replay(journey, code, client_id, actor, datetime.now(UTC))
-    if not case.state.closed and (client_id in seen.open_clients or app.open_case_of(client_id)):
+    if not case.state.closed and client_id in seen.open_clients:
         raise ValidationFailed.field("identity_code", "the client already has an open case")
     seen.clients[code] = client_id
     if not case.state.closed:
         seen.open_clients.add(client_id)
     events = case.collect_events()
     return _Pending(number, case.id, client_id, new_client, list(events), case.state.closed)
+
+
+LineFailure = (CaseworkError, msgspec.DecodeError, msgspec.ValidationError)
 
 
 def import_journeys(
@@ -136,24 +154,35 @@ def import_journeys(
 ) -> ImportReport:
     """Import every good line; report the others by number."""
     result, seen = ImportReport(), _Seen()
-    batch: list[_Pending] = []
-    for number, text in enumerate(lines, start=1):
-        if not text.strip():
-            continue
-        result.lines += 1
-        try:
-            batch.append(_prepare(app, text, actor, number, seen))
-        except (CaseworkError, msgspec.DecodeError, msgspec.ValidationError) as error:
-            detail = error.detail if isinstance(error, CaseworkError) else str(error)
-            result.errors.append(LineError(number, detail))
-            continue
-        if len(batch) >= BATCH:
-            _flush(app, batch, result, actor)
-            batch = []
-            report(result)
-    _flush(app, batch, result, actor)
-    report(result)
+    for chunk in batched(((n, text) for n, text in enumerate(lines, 1) if text.strip()), BATCH):
+        result.lines += len(chunk)
+        decoded = []
+        for number, text in chunk:
+            try:
+                decoded.append((number, *_decode(text)))
+            except LineFailure as error:
+                result.errors.append(LineError(number, _detail(error)))
+        seen.learn(app, {code for _, _, code in decoded})
+        batch = []
+        for number, journey, code in decoded:
+            try:
+                batch.append(_prepare(app, journey, code, actor, number, seen))
+            except LineFailure as error:
+                result.errors.append(LineError(number, _detail(error)))
+        _flush(app, batch, result, actor)
+        result.errors.sort(key=lambda error: error.line)
+        report(result)
     return result
+
+
+def batched(items: Iterable[Any], size: int) -> Iterable[list[Any]]:
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def _detail(error: Exception) -> str:
+    return error.detail if isinstance(error, CaseworkError) else str(error)
 
 
 def _flush(app: CaseworkApp, batch: list[_Pending], result: ImportReport, actor: c.Actor) -> None:
@@ -181,7 +210,7 @@ def _flush(app: CaseworkApp, batch: list[_Pending], result: ImportReport, actor:
 def _save(app: CaseworkApp, batch: list[_Pending], actor: c.Actor) -> None:
     for pending in batch:
         app.keyring.remember_case(pending.case_id, pending.client_id)
-    app.events.put(
+    app.events.put_new(
         [event for pending in batch for event in pending.events],
         new_clients=[p.new_client for p in batch if p.new_client],
         cases=[(p.case_id, p.client_id, not p.closed) for p in batch],

@@ -6,6 +6,7 @@ key, found by a keyed digest, and every read of the register is recorded with wh
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import NamedTuple
 from uuid import UUID, uuid4
 
@@ -100,14 +101,15 @@ class ClientRegister:
         sealed = seal(key, code.encode(), f"code:{client_id}")
         return NewClient(client_id, wrapped, self._digest(code), sealed)
 
-    def find_by_code(self, code: str) -> UUID | None:
-        """The client registered for a normalised code (reads by import are recorded in bulk)."""
+    def find_by_codes(self, codes: Iterable[str]) -> dict[str, UUID]:
+        """The clients registered for normalised codes (reads by import are recorded in bulk)."""
+        by_digest = {self._digest(code): code for code in codes}
         with self.datastore.transaction(commit=False) as curs:
             curs.execute(
-                "SELECT client_id FROM clients WHERE code_digest = %s", (self._digest(code),)
+                "SELECT client_id, code_digest FROM clients WHERE code_digest = ANY(%s)",
+                (list(by_digest),),
             )
-            row = curs.fetchone()
-        return row["client_id"] if row else None
+            return {by_digest[bytes(r["code_digest"])]: r["client_id"] for r in curs.fetchall()}
 
     def find(self, identity_code: str, actor: Actor, purpose: str) -> UUID | None:
         """The client id registered for a code, if any; the lookup is recorded."""
