@@ -1,7 +1,8 @@
 """Run the benchmarks against a fresh embedded PostgreSQL, print a table, append to RESULTS.md.
 
-`python -m bench` runs them all (B1, B2, P1, P2); `python -m bench p1 p2` runs only those named.
-P1 and P2 also start a Temporal dev server on free ports, stopped at the end.
+`python -m bench` runs them all (B1, B2, P1-P5, P7); `python -m bench p1 p2` runs only those
+named. P1-P3 also start a Temporal dev server on free ports, stopped at the end. P5 seeds
+BENCH_P5_CASES journeys (default 100,000, about 2 million events; some 15 minutes here).
 """
 
 from __future__ import annotations
@@ -10,11 +11,11 @@ import asyncio
 import os
 import sys
 
-from bench import harness
+from bench import harness, read_side
 from bench.event_store import bench_append, bench_as_of
 from casework.db import create_database
 
-BENCHES = ("b1", "b2", "p1", "p2")
+BENCHES = ("b1", "b2", "p1", "p2", "p3", "p4", "p5", "p7")
 
 
 def selected(argv: list[str]) -> set[str]:
@@ -36,7 +37,14 @@ def main(argv: list[str]) -> None:
             report.extend(bench_append(create_database(server, "bench_append"), master_key))
         if "b2" in which:
             report.extend(bench_as_of(create_database(server, "bench_as_of"), master_key))
-        if which & {"p1", "p2"}:
+        if "p7" in which:
+            report.extend(read_side.bench_import(server, master_key))
+        if "p4" in which:
+            report.extend(read_side.bench_rebuild(server, master_key))
+        if "p5" in which:
+            cases = int(os.environ.get("BENCH_P5_CASES", "100000"))
+            report.extend(read_side.bench_reads_at_scale(server, master_key, cases))
+        if which & {"p1", "p2", "p3"}:
             from bench.api import bench_api
 
             with harness.temporal_dev_server() as temporal:

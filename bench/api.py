@@ -220,6 +220,7 @@ class Stack:
     log_path: Path
     cpu: CpuMeter
     token: str
+    projections: Projections
 
     async def api_command(self, case_id: UUID) -> None:
         with STAGES.timed("HTTP (API)"):
@@ -295,7 +296,7 @@ async def service_stack(
     """App, both workers, the API on uvicorn and an httpx client with a staff token, one loop.
 
     The API server is built by casework.service.api_server, as `casework up` builds it. The
-    projections are constructed (the API needs them) but not started: P1/P2 measure commands.
+    projections are constructed (the API needs them); only P3 starts them.
     """
     log_dir = Path(tempfile.mkdtemp(prefix="cwb-logs-"))
     log_path = log_dir / "service.log"
@@ -305,7 +306,8 @@ async def service_stack(
             client = await connect(temporal.address, "default", master_key)
             policy = shipped_policy()
             journeys = TimedJourneys(client, JOURNEY_QUEUE, policy)
-            engines = Engines(app, client, journeys, Projections(app, policy))
+            projections = Projections(app, policy)
+            engines = Engines(app, client, journeys, projections)
             settings = Settings(
                 auth_secret=secrets.token_urlsafe(48), http_host="127.0.0.1", http_port=free_port()
             )
@@ -330,7 +332,7 @@ async def service_stack(
                         timeout=30,
                     ) as http:
                         cpu = CpuMeter(temporal.pid, database)
-                        yield Stack(app, client, http, log_path, cpu, token)
+                        yield Stack(app, client, http, log_path, cpu, token, projections)
                 finally:
                     server.should_exit = True
                     await serving
@@ -598,8 +600,9 @@ def stack_notes(stack: Stack) -> list[str]:
         "casework.service.api_server and logs as under `casework up` (configure_logging at "
         "info: one structlog line per request), into a file "
         f"({stack.log_path.stat().st_size // 1024} KiB this run) rather than the terminal. "
-        "The projections are constructed but not started (`casework up` runs them in the same "
-        "process; here they would also follow the floor's events).",
+        "The projections are constructed but not started during P1/P2 (`casework up` runs "
+        "them in the same process; here they would also follow the floor's events); P3 "
+        "starts them.",
         "P1/P2 stages are timed from bench code only: the API's Journeys.run and the app's "
         "execute/get_case wrapped in subclasses (TimedJourneys, TimedApp), the HTTP call and "
         "the floor's update in the client. The floor shares the app, client and data converter "
@@ -617,5 +620,9 @@ async def bench_api(
             report.extend(await bench_sequential(stack))
         if "p2" in which:
             report.extend(await bench_concurrent(stack))
+        if "p3" in which:
+            from bench.visibility import bench_visibility  # it builds on this module
+
+            report.extend(await bench_visibility(stack))
         report.notes += stack_notes(stack)
     return report

@@ -36,12 +36,12 @@ def journeys(count: int, seed: int, events: int = 20) -> Iterator[str]:
 
 
 def _journey(rng: random.Random, n: int, area: str, team: str, events: int) -> dict[str, Any]:
-    opened = t = START + timedelta(minutes=rng.randrange(0, 500 * 24 * 60))
+    opened = t = START + timedelta(minutes=rng.randrange(0, 365 * 24 * 60))
     steps: list[dict[str, Any]] = []
 
     def step(command: str, body: dict[str, Any] | None = None, partner: str = "") -> str:
         nonlocal t
-        t += timedelta(hours=rng.uniform(2, 24 * 12))
+        t += timedelta(hours=rng.uniform(2, 24 * 7))
         item: dict[str, Any] = {"command": command, "at": t.isoformat(), "body": body or {}}
         if partner:
             item["actor"] = {"id": f"{partner}-import", "role": "partner", "partner": partner}

@@ -1,8 +1,9 @@
 """The programme's indicators (mittarit, DOMAIN.md "Indicators"): monthly, per area and in total.
 
-The view keeps dated facts and intervals; every figure is computed when it is asked for, so a fact
-recorded late (back-dated with `effective_at`) restates the month it took effect in, and the answer
-says when it was computed and how far into the log the view had read.
+The view keeps dated facts and intervals, and from them each indicator's monthly total per area,
+kept up to date event by event: a fact recorded late (back-dated with `effective_at`) restates the
+month it took effect in, and the answer says how far into the log the view had read. A year of
+one area is then a read of a few hundred rows, whatever the number of cases.
 
 Months are calendar months in Europe/Helsinki. A flow is placed in the month its fact took effect
 (`meta.effective_at`). A stock is the state at the month's end: the facts that took effect before
@@ -43,12 +44,18 @@ And what the programme lacked:
 
 Medians are in days, one decimal; null when there is nothing to take the median of.
 
-Tables: `facts` (one row per flow fact: kind, detail, area, when and its Helsinki month), `spans`
-(a case in the target group, in F05 or stalled on a step, from `since` until `until`; a GiST index
-finds the spans covering a month's end), `cases` and `tags` (the moments that bound a case's
-target-group and F05 spans, which are recomputed from them whenever one changes, so a back-dated
-fact lands in its place), `handoffs` (requested and acknowledged), `subsidies` (their kind) and
-`entities` (an employer's or session's area).
+Tables: `totals` (area, month, indicator, value: what is read; for a stock, the month's change,
+summed up to each month's end when read), `facts` (one row per flow fact: kind, detail, area, when,
+its Helsinki month and, for referrals and decisions, whether the client was in the target group
+then), `spans` (a case in the target group, in F05 or stalled on a step, from `since` until
+`until`), `stock_changes` (each case's share of the stocks' changes: a stock is in a month-end
+when since < the next month's start <= until, so a span adds one in the month of `since` and
+takes it back in the month of `until`; a case's stalls are merged first, so it counts once),
+`cases` and `tags` (the moments that bound a case's target-group and F05 spans, which are
+recomputed from them whenever one changes, so a back-dated fact lands in its place, and the
+case's referrals, decisions and stock changes are recounted with them), `handoffs` (requested and
+acknowledged: the medians are taken when read), `subsidies` (their kind) and `entities` (an
+employer's or session's area).
 
 Health data: the view keeps no diagnosis class and no day count, only when a case was first
 diagnosed and first reached the 300-day maximum, as the bounds of its intervals.
@@ -56,39 +63,33 @@ diagnosed and first reached the 300-day maximum, as the bounds of its intervals.
 
 from __future__ import annotations
 
-import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
-from datetime import UTC, date, datetime
-from functools import cache
+from datetime import date, datetime
 from itertools import groupby
-from typing import Any, get_args
+from typing import Any
 from zoneinfo import ZoneInfo
 
-import msgspec
 from psycopg import Cursor
 from psycopg.rows import DictRow
-from psycopg.sql import SQL, Identifier
 
 from casework.domain import employer as emp
 from casework.domain import events as e
 from casework.domain import training as tr
-from casework.domain.commands import HandoffOutcome
-from casework.domain.reference import reference
 from projections.view import View
 
 HELSINKI = ZoneInfo("Europe/Helsinki")
 TOTAL = "total"
-MAX_MONTHS = 120
-MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 SUBSIDY_KINDS = ("pay_subsidy", "work_arrangement_subsidy")
 ANSWERS = ("useful", "partly_useful", "not_useful")
 HANDOFF_MOVES = ("accepted", "rejected", "redirected")
 MAXIMUM_SICKNESS_DAYS = 300
+AT_MONTH_END = "_at_month_end"
 
 
 class IndicatorViews(View):
     name = "indicators"
+    version = 2  # v2: monthly totals kept by the view, not summed when read
     ddl = (
         # Where each case belongs, and the moments that bound its stocks (earliest to take effect).
         """CREATE TABLE IF NOT EXISTS {table}_cases (
@@ -101,7 +102,8 @@ class IndicatorViews(View):
             sickness_max_at timestamptz,
             closed_at timestamptz
         )""",
-        "CREATE INDEX IF NOT EXISTS {table}_cases_identified ON {table}_cases (identified_at)",
+        "CREATE INDEX IF NOT EXISTS {table}_cases_identified"
+        " ON {table}_cases (area, identified_at)",
         """CREATE TABLE IF NOT EXISTS {table}_tags (
             case_id uuid NOT NULL,
             version integer NOT NULL,
@@ -120,9 +122,6 @@ class IndicatorViews(View):
             until timestamptz
         )""",
         "CREATE INDEX IF NOT EXISTS {table}_spans_case ON {table}_spans (case_id, kind)",
-        # A month's end is covered when since < the next month's start <= until.
-        "CREATE INDEX IF NOT EXISTS {table}_spans_cover ON {table}_spans"
-        " USING gist (tstzrange(since, until, '(]'))",
         # Flows: one row per fact, at the moment it took effect.
         """CREATE TABLE IF NOT EXISTS {table}_facts (
             entity_id uuid NOT NULL,
@@ -133,10 +132,25 @@ class IndicatorViews(View):
             at timestamptz NOT NULL,
             month date NOT NULL,
             amount integer NOT NULL DEFAULT 1,
+            in_group boolean,
             PRIMARY KEY (entity_id, version, kind)
         )""",
-        "CREATE INDEX IF NOT EXISTS {table}_facts_month ON {table}_facts (month, area)",
-        "CREATE INDEX IF NOT EXISTS {table}_facts_at ON {table}_facts (kind, at)",
+        # What is read: each indicator's monthly total per area; a stock's as its changes.
+        """CREATE TABLE IF NOT EXISTS {table}_totals (
+            area text NOT NULL,
+            month date NOT NULL,
+            name text NOT NULL,
+            value bigint NOT NULL,
+            PRIMARY KEY (area, month, name)
+        )""",
+        # Each case's share of the stocks' changes, so a restated case can take its share back.
+        """CREATE TABLE IF NOT EXISTS {table}_stock_changes (
+            case_id uuid NOT NULL,
+            name text NOT NULL,
+            month date NOT NULL,
+            delta integer NOT NULL,
+            PRIMARY KEY (case_id, name, month)
+        )""",
         """CREATE TABLE IF NOT EXISTS {table}_subsidies (
             case_id uuid NOT NULL,
             subsidy_id text NOT NULL,
@@ -152,7 +166,8 @@ class IndicatorViews(View):
             acknowledged_at timestamptz,
             PRIMARY KEY (case_id, handoff_id)
         )""",
-        "CREATE INDEX IF NOT EXISTS {table}_handoffs_ack ON {table}_handoffs (acknowledged_at)",
+        "CREATE INDEX IF NOT EXISTS {table}_handoffs_ack"
+        " ON {table}_handoffs (area, acknowledged_at)",
         # Employers and training sessions: their area (and a session's kind).
         """CREATE TABLE IF NOT EXISTS {table}_entities (
             entity_id uuid PRIMARY KEY,
@@ -162,9 +177,28 @@ class IndicatorViews(View):
     )
 
     def apply(self, curs: Cursor[DictRow], event: Any) -> None:
-        handler = _HANDLERS.get(type(event))
-        if handler is not None:
-            handler(self, curs, event)
+        self.apply_batch(curs, [event])
+
+    def apply_batch(self, curs: Cursor[DictRow], events: list[Any]) -> None:
+        """Apply the events; add what they change in the totals once for the batch."""
+        self._changes: Counter[tuple[str, date, str]] = Counter()
+        for event in events:
+            handler = _HANDLERS.get(type(event))
+            if handler is not None:
+                handler(self, curs, event)
+        rows = [(area, month, name, n) for (area, month, name), n in self._changes.items() if n]
+        if rows:
+            curs.executemany(
+                self.sql(
+                    "INSERT INTO {table}_totals (area, month, name, value)"
+                    " VALUES (%s, %s, %s, %s) ON CONFLICT (area, month, name)"
+                    " DO UPDATE SET value = {table}_totals.value + EXCLUDED.value"
+                ),
+                rows,
+            )
+
+    def _count(self, area: str, month: date, name: str, n: int = 1) -> None:
+        self._changes[(area, month, name)] += n
 
     # Helpers
 
@@ -191,15 +225,32 @@ class IndicatorViews(View):
     ) -> None:
         if area is None:
             area = self._area(curs, event.originator_id)
+        at = event.meta.effective_at
+        month = month_of(at)
+        in_group = None
+        if kind in GROUP_FLOWS:  # counted apart for clients in the target group at the time
+            curs.execute(
+                self.sql(
+                    "SELECT EXISTS (SELECT 1 FROM {table}_spans WHERE case_id = %s"
+                    " AND kind = 'target_group' AND since <= %s"
+                    " AND (until IS NULL OR until > %s)) AS in_group"
+                ),
+                (event.originator_id, at, at),
+            )
+            in_group = (curs.fetchone() or {})["in_group"]
+            if in_group:
+                self._count(area, month, _group_flow(kind, detail))
         curs.execute(
             self.sql(
                 "INSERT INTO {table}_facts"
-                " (entity_id, version, kind, detail, area, at, month, amount)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+                " (entity_id, version, kind, detail, area, at, month, amount, in_group)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
             ),
-            (event.originator_id, event.originator_version, kind, detail, area,
-             event.meta.effective_at, month_of(event.meta.effective_at), amount),
+            (event.originator_id, event.originator_version, kind, detail, area, at, month,
+             amount, in_group),
         )  # fmt: skip
+        for name, n in _flow(kind, detail, 1, amount):
+            self._count(area, month, name, n)
 
     def _earliest(self, curs: Cursor[DictRow], event: Any, *columns: str) -> None:
         """Move the case's moments back to when this fact took effect, if it is earlier."""
@@ -241,6 +292,77 @@ class IndicatorViews(View):
                 self.sql(
                     "INSERT INTO {table}_spans (case_id, kind, area, since, until)"
                     " VALUES (%s, %s, %s, %s, %s)"
+                ),
+                rows,
+            )
+        group = [(since, until) for _, kind, _, since, until in rows if kind == "target_group"]
+        self._regroup(curs, case_id, group)
+        self._restate_changes(curs, case_id, case["area"])
+
+    def _regroup(
+        self, curs: Cursor[DictRow], case_id: Any, group: list[tuple[datetime, datetime | None]]
+    ) -> None:
+        """Recount the case's referrals and decisions whose target-group membership moved."""
+        curs.execute(
+            self.sql(
+                "SELECT version, kind, detail, area, at, month, in_group FROM {table}_facts"
+                " WHERE entity_id = %s AND kind = ANY(%s)"
+            ),
+            (case_id, list(GROUP_FLOWS)),
+        )
+        for fact in curs.fetchall():
+            now_in = any(since <= fact["at"] and (until is None or until > fact["at"])
+                         for since, until in group)  # fmt: skip
+            if now_in != fact["in_group"]:
+                name = _group_flow(fact["kind"], fact["detail"])
+                self._count(fact["area"], fact["month"], name, 1 if now_in else -1)
+                curs.execute(
+                    self.sql(
+                        "UPDATE {table}_facts SET in_group = %s"
+                        " WHERE entity_id = %s AND version = %s AND kind = %s"
+                    ),
+                    (now_in, case_id, fact["version"], fact["kind"]),
+                )
+
+    def _restate_changes(self, curs: Cursor[DictRow], case_id: Any, area: str) -> None:
+        """Replace the case's share of the stocks' monthly changes, and the totals with it."""
+        curs.execute(
+            self.sql("SELECT kind, step, since, until FROM {table}_spans WHERE case_id = %s"),
+            (case_id,),
+        )
+        intervals: defaultdict[str, list[tuple[datetime, datetime | None]]] = defaultdict(list)
+        for span in curs.fetchall():
+            if span["until"] is not None and span["until"] <= span["since"]:
+                continue  # a stall cleared by a fact back-dated before it: it never ran
+            if span["kind"] == "stalled":
+                intervals[f"stalled_{span['step']}_at_month_end"].append(
+                    (span["since"], span["until"])
+                )
+                intervals["stalled_cases_at_month_end"].append((span["since"], span["until"]))
+            else:
+                intervals[f"{span['kind']}_at_month_end"].append((span["since"], span["until"]))
+        new: Counter[tuple[str, date]] = Counter()
+        for name, found in intervals.items():
+            for since, until in merged(found):
+                new[(name, month_of(since))] += 1
+                if until is not None:
+                    new[(name, month_of(until))] -= 1
+        curs.execute(
+            self.sql(
+                "DELETE FROM {table}_stock_changes WHERE case_id = %s RETURNING name, month, delta"
+            ),
+            (case_id,),
+        )
+        old = Counter({(r["name"], r["month"]): r["delta"] for r in curs.fetchall()})
+        for key in new.keys() | old.keys():
+            if difference := new[key] - old[key]:
+                self._count(area, key[1], key[0], difference)
+        rows = [(case_id, name, month, delta) for (name, month), delta in new.items() if delta]
+        if rows:
+            curs.executemany(
+                self.sql(
+                    "INSERT INTO {table}_stock_changes (case_id, name, month, delta)"
+                    " VALUES (%s, %s, %s, %s)"
                 ),
                 rows,
             )
@@ -364,16 +486,18 @@ class IndicatorViews(View):
             self._new_handoff(curs, event, event.new_handoff_id, event.to_partner, area)
 
     def _stalled(self, curs: Cursor[DictRow], event: e.StepStalled) -> None:
+        area = self._area(curs, event.originator_id)
         curs.execute(
             self.sql(
                 "INSERT INTO {table}_spans (case_id, kind, step, item, area, since)"
                 " VALUES (%s, 'stalled', %s, %s, %s, %s)"
             ),
-            (event.originator_id, event.step, event.item or "",
-             self._area(curs, event.originator_id), event.meta.effective_at),
-        )  # fmt: skip
+            (event.originator_id, event.step, event.item or "", area, event.meta.effective_at),
+        )
+        self._restate_changes(curs, event.originator_id, area)
 
     def _stall_cleared(self, curs: Cursor[DictRow], event: e.StallCleared) -> None:
+        area = self._area(curs, event.originator_id)
         curs.execute(
             self.sql(
                 # Cleared by a fact back-dated before the stall: it never ran (an empty span).
@@ -383,6 +507,7 @@ class IndicatorViews(View):
             ),
             (event.meta.effective_at, event.originator_id, event.step, event.item or ""),
         )
+        self._restate_changes(curs, event.originator_id, area)
 
     # Employers and training sessions
 
@@ -485,67 +610,19 @@ def spans(
     return found
 
 
-# Reading: every indicator for a range of months.
-
-
-@cache
-def indicator_names() -> tuple[str, ...]:
-    """Every indicator, in the order of DOMAIN.md; the columns of the CSV."""
-    ref = reference()
-    decisions = [f"{k}_{d}" for k in SUBSIDY_KINDS for d in ("granted", "denied")]
-    outcomes = get_args(HandoffOutcome)
-    handoffs = [
-        f"handoffs_{p}_{what}"
-        for p in ref.partners
-        for what in ("requested", *HANDOFF_MOVES, *(f"completed_{o}" for o in outcomes))
-    ]
-    return (
-        "job_referrals_target_group", "job_referrals",
-        *(f"target_group_{d}" for d in decisions),
-        "tasmatyo_tags_added", "tasmatyo_tags_removed",
-        "target_group_at_month_end",
-        "employer_interest_tags_added", "employer_interest_tags_removed",
-        *decisions,
-        "coaching_referred", "coaching_started", "coaching_completed", "coaching_interrupted",
-        "employments_started", "employments_with_pay_subsidy", "employments_without_pay_subsidy",
-        "f05_at_month_end",
-        "onboarding_sessions_held",
-        "info_sessions_held", "club_sessions_held",
-        "session_participants", "feedback_answers",
-        *(f"feedback_{a}" for a in ANSWERS), *(f"feedback_{a}_share" for a in ANSWERS),
-        *handoffs,
-        "partner_responses", "partner_response_median_days",
-        *(f"partner_response_median_days_{p}" for p in ref.partners),
-        "stalled_cases_at_month_end", *(f"stalled_{s}_at_month_end" for s in ref.steps),
-        "identifications", "identification_median_days",
-    )  # fmt: skip
-
-
-NULLABLE = frozenset(n for n in indicator_names() if n.endswith("_share") or "median_days" in n)
-"""The indicators that are fractions (shares and medians); null when there is nothing to count."""
-
-
-def parse_month(value: str) -> date | None:
-    """`YYYY-MM` as the first day of that month, or None if it is not one."""
-    match = MONTH.match(value)
-    return date(int(match[1]), int(match[2]), 1) if match else None
-
-
-def months_between(first: date, last: date) -> list[date]:
-    months, month = [], first
-    while month <= last:
-        months.append(month)
-        month = next_month(month)
-    return months
-
-
-def next_month(month: date) -> date:
-    return date(month.year + month.month // 12, month.month % 12 + 1, 1)
-
-
-def month_start(month: date) -> datetime:
-    """The first instant of the month in Helsinki, as a UTC time."""
-    return datetime(month.year, month.month, 1, tzinfo=HELSINKI).astimezone(UTC)
+def merged(
+    intervals: list[tuple[datetime, datetime | None]],
+) -> list[tuple[datetime, datetime | None]]:
+    """The union of intervals (since, until], open-ended when until is None."""
+    found: list[tuple[datetime, datetime | None]] = []
+    for since, until in sorted(intervals, key=lambda i: i[0]):
+        if found and (found[-1][1] is None or since <= found[-1][1]):
+            last_since, last_until = found[-1]
+            longer = None if last_until is None or until is None else max(last_until, until)
+            found[-1] = (last_since, longer)
+        else:
+            found.append((since, until))
+    return found
 
 
 def month_of(at: datetime) -> date:
@@ -553,174 +630,12 @@ def month_of(at: datetime) -> date:
     return at.astimezone(HELSINKI).date().replace(day=1)
 
 
-def label(month: date) -> str:
-    return f"{month:%Y-%m}"
+GROUP_FLOWS = ("job_referral", "subsidy_decision")
 
 
-def median_days(seconds: float | None) -> float | None:
-    return None if seconds is None else round(seconds / 86400, 1)
-
-
-def share(part: int, whole: int) -> float | None:
-    return round(part / whole, 3) if whole else None
-
-
-class Figures(msgspec.Struct, frozen=True):
-    """The indicators as one consistent snapshot of the view."""
-
-    position: int
-    """The last notification the view had applied: the figures include every event up to it."""
-    areas: dict[str, dict[str, dict[str, Any]]]
-    """`{area | "total": {"YYYY-MM": {indicator: value}}}`."""
-
-
-def compute(view: IndicatorViews, first: date, last: date, area: str | None = None) -> Figures:
-    """Every indicator for each month from `first` to `last`.
-
-    Without an area: every area of the reference data and `total` (which also counts any area
-    no longer in the reference data); with one: that area only.
-    """
-    months = months_between(first, last)
-    labels = [label(m) for m in months]
-    areas = [area] if area else [*reference().areas, TOTAL]
-    counts: dict[tuple[str, str], defaultdict[str, int]] = {
-        (a, m): defaultdict(int) for a in areas for m in labels
-    }
-    # A median is not a sum of medians: the queries give the total rows of its own (area NULL).
-    medians: dict[tuple[str, str], dict[str, float | None]] = defaultdict(dict)
-    month_sql = "to_char({col} AT TIME ZONE 'Europe/Helsinki', 'YYYY-MM')"
-    params: dict[str, Any] = {
-        "lo": month_start(months[0]),
-        "hi": month_start(next_month(months[-1])),
-        "area": area,
-        "first": months[0],
-        "last": months[-1],
-        "labels": labels,
-        "bounds": [month_start(next_month(m)) for m in months],
-    }
-
-    def where_area(column: str = "area") -> str:
-        return f" AND {column} = %(area)s" if area else ""
-
-    def add(row: DictRow, name: str, value: int) -> None:
-        for where in (row["area"], TOTAL):
-            if (where, row["month"]) in counts:
-                counts[(where, row["month"])][name] += value
-
-    def median(row: DictRow, name: str) -> None:
-        where = TOTAL if row["every_area"] and not area else row["area"] or area
-        medians[(where, row["month"])][name] = median_days(row["median"])
-
-    with view.datastore.transaction(commit=False) as curs:
-        # One snapshot for every query, and the position it includes.
-        curs.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        curs.execute(
-            SQL("SELECT max(notification_id) AS position FROM {}").format(
-                Identifier(view.tracking_table_name)
-            )
-        )
-        position = (curs.fetchone() or {}).get("position") or 0
-        curs.execute(
-            view.sql(
-                "SELECT area, to_char(month, 'YYYY-MM') AS month, kind, detail,"
-                " count(*) AS n, sum(amount) AS amount FROM {table}_facts"
-                " WHERE month BETWEEN %(first)s AND %(last)s" + where_area() +
-                " GROUP BY area, {table}_facts.month, kind, detail"
-            ),
-            params,
-        )  # fmt: skip
-        for row in curs.fetchall():
-            for name, value in _flow(row["kind"], row["detail"], row["n"], row["amount"]):
-                add(row, name, value)
-        # Referrals and subsidy decisions of clients in the target group when they took effect.
-        curs.execute(
-            view.sql(
-                "SELECT f.area, to_char(f.month, 'YYYY-MM') AS month, f.kind, f.detail,"
-                " count(*) AS n FROM {table}_facts f"
-                " WHERE f.kind IN ('job_referral', 'subsidy_decision')"
-                " AND f.at >= %(lo)s AND f.at < %(hi)s" + where_area("f.area") +
-                " AND EXISTS (SELECT 1 FROM {table}_spans s WHERE s.case_id = f.entity_id"
-                " AND s.kind = 'target_group' AND s.since <= f.at"
-                " AND (s.until IS NULL OR s.until > f.at))"
-                " GROUP BY f.area, f.month, f.kind, f.detail"
-            ),
-            params,
-        )  # fmt: skip
-        for row in curs.fetchall():
-            if row["kind"] == "job_referral":
-                add(row, "job_referrals_target_group", row["n"])
-            else:
-                add(row, f"target_group_{row['detail']}", row["n"])
-        # Stocks: the intervals that cover each month's last instant (a case is in one area, so
-        # the distinct counts of the areas add up to the total's).
-        curs.execute(
-            view.sql(
-                "SELECT s.area, me.month, s.kind, s.step, GROUPING(s.step) AS every_step,"
-                " count(DISTINCT s.case_id) AS n"
-                " FROM unnest(%(labels)s::text[], %(bounds)s::timestamptz[]) AS me(month, bound)"
-                " JOIN {table}_spans s ON tstzrange(s.since, s.until, '(]') @> me.bound" +
-                where_area("s.area") +
-                " GROUP BY GROUPING SETS ((s.area, me.month, s.kind, s.step),"
-                " (s.area, me.month, s.kind))"
-            ),
-            params,
-        )  # fmt: skip
-        for row in curs.fetchall():
-            if row["kind"] != "stalled":
-                if not row["every_step"]:
-                    add(row, f"{row['kind']}_at_month_end", row["n"])
-            elif row["every_step"]:
-                add(row, "stalled_cases_at_month_end", row["n"])
-            else:
-                add(row, f"stalled_{row['step']}_at_month_end", row["n"])
-        # Medians: from request to acknowledgement, and from opening to identification.
-        curs.execute(
-            view.sql(
-                f"SELECT area, {month_sql.format(col='acknowledged_at')} AS month, partner,"
-                " GROUPING(area) AS every_area, GROUPING(partner) AS every_partner,"
-                " count(*) AS n, percentile_cont(0.5) WITHIN GROUP"
-                " (ORDER BY extract(epoch FROM acknowledged_at - requested_at)) AS median"
-                " FROM {table}_handoffs"
-                " WHERE acknowledged_at >= %(lo)s AND acknowledged_at < %(hi)s" + where_area() +
-                " GROUP BY GROUPING SETS ((area, month), (month), (area, month, partner),"
-                " (month, partner))"
-            ),
-            params,
-        )  # fmt: skip
-        for row in curs.fetchall():
-            if not row["every_partner"]:
-                median(row, f"partner_response_median_days_{row['partner']}")
-            else:
-                median(row, "partner_response_median_days")
-                if not row["every_area"]:
-                    add(row, "partner_responses", row["n"])
-        curs.execute(
-            view.sql(
-                f"SELECT area, {month_sql.format(col='identified_at')} AS month,"
-                " GROUPING(area) AS every_area, count(*) AS n, percentile_cont(0.5) WITHIN GROUP"
-                " (ORDER BY extract(epoch FROM identified_at - opened_at)) AS median"
-                " FROM {table}_cases WHERE identified_at >= %(lo)s AND identified_at < %(hi)s" +
-                where_area() + " GROUP BY GROUPING SETS ((area, month), (month))"
-            ),
-            params,
-        )  # fmt: skip
-        for row in curs.fetchall():
-            median(row, "identification_median_days")
-            if not row["every_area"]:
-                add(row, "identifications", row["n"])
-
-    names = indicator_names()
-    result: dict[str, dict[str, dict[str, Any]]] = {a: {} for a in areas}
-    for a in areas:
-        for m in labels:
-            row: dict[str, Any] = {n: counts[(a, m)][n] for n in names if n not in NULLABLE}
-            for answer in ANSWERS:
-                part = row[f"feedback_{answer}"]
-                row[f"feedback_{answer}_share"] = share(part, row["feedback_answers"])
-            found = medians.get((a, m), {})
-            row |= {n: found.get(n) for n in names if "median_days" in n}
-            result[a][m] = {n: row[n] for n in names}
-    return Figures(position, result)
+def _group_flow(kind: str, detail: str) -> str:
+    """The indicator a referral or decision adds to when the client is in the target group."""
+    return "job_referrals_target_group" if kind == "job_referral" else f"target_group_{detail}"
 
 
 def _flow(kind: str, detail: str, n: int, amount: int) -> list[tuple[str, int]]:

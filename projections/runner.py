@@ -1,5 +1,9 @@
 """Running views: each follows the notification log in a thread of its own.
 
+What has arrived since the last transaction is applied together, in one transaction with its
+tracking record: under load a view takes bigger bites instead of falling behind one commit at a
+time (with one transaction per event, P3 saw the views 500 events behind at 33 commands/s).
+
 A view that fails on an event stops, and says which event: it never skips one silently. Its lag
 (events and seconds behind the log) is what `/ready` and `/metrics` report.
 """
@@ -9,16 +13,18 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
+from queue import Empty, Full, Queue
 from typing import Any
 
 import msgspec
 import structlog
-from eventsourcing.projection import ApplicationSubscription
+from eventsourcing.persistence import Notification, Subscription, Tracking
 
 from casework.app import CaseworkApp
 from projections.view import View
 
 log = structlog.get_logger("casework.projections")
+BATCH = 500
 
 
 class ViewStatus(msgspec.Struct, frozen=True):
@@ -39,7 +45,7 @@ class ViewRunner:
         self.app = app
         self.current: Callable[[], View] = view if callable(view) else (lambda: view)
         self.error: str | None = None
-        self._subscription: ApplicationSubscription[Any] | None = None
+        self._subscription: Subscription[Any] | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
 
@@ -71,28 +77,55 @@ class ViewRunner:
                 return
 
     def _follow(self, view: View) -> bool:
-        """Project into `view` until stopped (False) or its tables are swapped out (True)."""
+        """Project into `view` until stopped (False) or its tables are swapped out (True).
+
+        Whatever has arrived is applied as one batch in one transaction (up to BATCH events),
+        so a view keeps up with a busy log; when a batch fails, its events are applied one at a
+        time to name the one that fails."""
         view.create_table()
-        self._subscription = ApplicationSubscription(
-            self.app, gt=view.max_tracking_id(self.app.name)
+        self._subscription = subscription = self.app.recorder.subscribe(
+            gt=view.max_tracking_id(self.app.name)
         )
-        with self._subscription as events:
-            for event, tracking in events:
-                if self._stopping.is_set():
-                    return False
-                if self.current() is not view:
-                    return True  # a rebuild swapped in new tables: go on from their position
-                try:
-                    view.project(event, tracking)
-                except Exception as error:  # stop visibly, naming the event; never skip it
-                    self.error = (
-                        f"view {view.name} stopped at notification {tracking.notification_id}"
-                        f" ({type(event).__name__} v{event.originator_version} of"
-                        f" {event.originator_id}): {type(error).__name__}: {error}"
-                    )
-                    log.error("view stopped", view=view.name, error=self.error)
-                    return False
-        return not self._stopping.is_set()
+        arrived: Queue[Notification | None] = Queue(maxsize=4 * BATCH)
+        done = threading.Event()
+        feeder = threading.Thread(
+            target=_feed, args=(subscription, arrived, done), name=f"feed-{view.name}", daemon=True
+        )
+        with subscription:
+            feeder.start()
+            try:
+                while (batch := _take(arrived, BATCH)) and not self._stopping.is_set():
+                    if self.current() is not view:
+                        return True  # a rebuild swapped in new tables: go on from their position
+                    if not self._project(view, batch):
+                        return False
+                return not self._stopping.is_set()
+            finally:
+                done.set()
+                subscription.stop()
+
+    def _project(self, view: View, batch: list[Notification]) -> bool:
+        try:
+            events = [self.app.mapper.to_domain_event(n) for n in batch]
+            view.project_batch(events, Tracking(self.app.name, batch[-1].id))
+            return True
+        except Exception:
+            if len(batch) == 1:
+                raise
+        for notification in batch:
+            try:
+                event = self.app.mapper.to_domain_event(notification)
+                view.project(event, Tracking(self.app.name, notification.id))
+            except Exception as error:  # stop visibly, naming the event; never skip it
+                self.error = (
+                    f"view {view.name} stopped at notification {notification.id}"
+                    f" ({notification.topic.rsplit(':', 1)[-1]}"
+                    f" v{notification.originator_version}"
+                    f" of {notification.originator_id}): {type(error).__name__}: {error}"
+                )
+                log.error("view stopped", view=view.name, error=self.error)
+                return False
+        return True
 
     def status(self) -> ViewStatus:
         position = self.position
@@ -108,3 +141,44 @@ class ViewRunner:
             self.view.name, position, head, head - position, round(lag_seconds, 3), running,
             self.error,
         )  # fmt: skip
+
+
+def _feed(
+    subscription: Subscription[Any], arrived: Queue[Notification | None], done: threading.Event
+) -> None:
+    """Hand the subscription's notifications over as they come; None when it has ended."""
+
+    def put(item: Notification | None) -> bool:
+        while not done.is_set():  # the runner has gone: nobody takes any more
+            try:
+                arrived.put(item, timeout=0.1)
+                return True
+            except Full:
+                continue
+        return False
+
+    try:
+        for notification in subscription:
+            if not put(notification):
+                return
+    finally:
+        put(None)
+
+
+def _take(arrived: Queue[Notification | None], limit: int) -> list[Notification]:
+    """The next notification (waiting for it) and whatever else has arrived, up to `limit`;
+    empty once the subscription has ended."""
+    first = arrived.get()
+    if first is None:
+        return []
+    batch = [first]
+    while len(batch) < limit:
+        try:
+            item = arrived.get_nowait()
+        except Empty:
+            break
+        if item is None:
+            arrived.put(None)  # seen again by the next take
+            break
+        batch.append(item)
+    return batch

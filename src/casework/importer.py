@@ -78,7 +78,7 @@ class _Pending(msgspec.Struct):
     closed: bool
 
 
-class _Seen(msgspec.Struct):
+class Seen(msgspec.Struct):
     """What this import knows of clients: ids by code, and those with an open case."""
 
     clients: dict[str, UUID] = {}
@@ -116,17 +116,17 @@ def _replay(
         try:
             case.execute(cmd, _context(step.actor or actor, now))
         except CaseworkError as error:
-            raise type(error)(f"step {number} ({step.command}): {error.detail}") from None
+            raise CaseworkError(f"step {number} ({step.command}): {error.detail}") from None
     return case
 
 
-def _decode(text: str) -> tuple[ImportedJourney, str]:
+def decode_line(text: str) -> tuple[ImportedJourney, str]:
     journey = msgspec.json.decode(text, type=ImportedJourney)
     return journey, normalise_identity_code(journey.identity_code)
 
 
-def _prepare(
-    app: CaseworkApp, journey: ImportedJourney, code: str, actor: c.Actor, number: int, seen: _Seen
+def prepare_journey(
+    app: CaseworkApp, journey: ImportedJourney, code: str, actor: c.Actor, number: int, seen: Seen
 ) -> _Pending:
     client_id = seen.clients.get(code)
     new_client = app.clients.prepare(code) if client_id is None else None
@@ -153,20 +153,20 @@ def import_journeys(
     report: Callable[[ImportReport], None] = lambda _: None,
 ) -> ImportReport:
     """Import every good line; report the others by number."""
-    result, seen = ImportReport(), _Seen()
+    result, seen = ImportReport(), Seen()
     for chunk in batched(((n, text) for n, text in enumerate(lines, 1) if text.strip()), BATCH):
         result.lines += len(chunk)
         decoded = []
         for number, text in chunk:
             try:
-                decoded.append((number, *_decode(text)))
+                decoded.append((number, *decode_line(text)))
             except LineFailure as error:
                 result.errors.append(LineError(number, _detail(error)))
         seen.learn(app, {code for _, _, code in decoded})
         batch = []
         for number, journey, code in decoded:
             try:
-                batch.append(_prepare(app, journey, code, actor, number, seen))
+                batch.append(prepare_journey(app, journey, code, actor, number, seen))
             except LineFailure as error:
                 result.errors.append(LineError(number, _detail(error)))
         _flush(app, batch, result, actor)
@@ -189,14 +189,14 @@ def _flush(app: CaseworkApp, batch: list[_Pending], result: ImportReport, actor:
     if not batch:
         return
     try:
-        _save(app, batch, actor)
+        write_batch(app, batch, actor)
         written = batch
     except IntegrityError:
         # One line clashed with what is already stored: save line by line to name it.
         written = []
         for pending in batch:
             try:
-                _save(app, [pending], actor)
+                write_batch(app, [pending], actor)
                 written.append(pending)
             except IntegrityError:
                 result.errors.append(LineError(pending.line, "clashes with stored data"))
@@ -207,7 +207,7 @@ def _flush(app: CaseworkApp, batch: list[_Pending], result: ImportReport, actor:
             result.open_cases.append(pending.case_id)
 
 
-def _save(app: CaseworkApp, batch: list[_Pending], actor: c.Actor) -> None:
+def write_batch(app: CaseworkApp, batch: list[_Pending], actor: c.Actor) -> None:
     for pending in batch:
         app.keyring.remember_case(pending.case_id, pending.client_id)
     app.events.put_new(

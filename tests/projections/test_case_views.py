@@ -150,10 +150,10 @@ class Brittle(CaseViews):
 
     name = "brittle"
 
-    def apply(self, curs: Any, event: Any) -> None:
-        if type(event).__name__ == "NoteAdded":
+    def apply_batch(self, curs: Any, events: list[Any]) -> None:
+        if any(type(event).__name__ == "NoteAdded" for event in events):
             raise ValueError("cannot handle notes")
-        super().apply(curs, event)
+        super().apply_batch(curs, events)
 
 
 def test_a_view_that_fails_on_an_event_stops_and_names_it(app: CaseworkApp):

@@ -27,7 +27,8 @@ from casework.domain import training as tr
 from casework.domain.policy import shipped_policy
 from casework.domain.reference import reference
 from casework.settings import Settings
-from projections.indicators import HELSINKI, IndicatorViews, compute, indicator_names
+from projections.figures import compute, indicator_names
+from projections.indicators import HELSINKI, IndicatorViews
 from projections.service import Projections
 from tests.projections.programme_year import ProgrammeYear, Restated
 from tests.workflows.helpers import eventually

@@ -75,12 +75,15 @@ def test_a_bad_line_is_named_and_nothing_of_it_is_written(app, database):
         journey("131052-308X"),  # invalid identity code
         journey(new_code(), (3, "record_sickness_allowance", {"days_used": 400})),
         journey(new_code(), closed=True),
+        journey(new_code(), (-1, "add_note", {"text": "before the opening"})),
     ]
     report = import_journeys(app, lines, IMPORTER)
 
-    assert [e.line for e in report.errors] == [2, 3, 4, 5]
+    assert [e.line for e in report.errors] == [2, 3, 4, 5, 7]
     assert "needs an identified client" in report.errors[1].error
     assert "identity_code" in report.errors[2].error
+    assert "step 1 (add_note)" in report.errors[4].error
+    assert "precede the case's opening" in report.errors[4].error
     assert report.cases == 2
     assert len(report.open_cases) == 1
     assert event_count(database) == before + 2 + 2  # opened+note, opened+closed

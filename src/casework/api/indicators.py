@@ -32,16 +32,15 @@ from litestar.params import QueryParameter
 from casework.api.deps import ActorDep, ServicesDep
 from casework.domain.errors import FieldError, NotPermitted, ValidationFailed
 from casework.domain.reference import reference
-from projections.indicators import (
-    HELSINKI,
+from projections.figures import (
     MAX_MONTHS,
-    TOTAL,
     compute,
     indicator_names,
     label,
     months_between,
     parse_month,
 )
+from projections.indicators import HELSINKI, TOTAL
 
 ROLES = frozenset({"coordinator", "auditor", "admin"})
 CSV_MEDIA_TYPE = "text/csv"  # Litestar adds "; charset=utf-8"

@@ -1,0 +1,265 @@
+"""P4 view rebuild, P5 reads at scale and P7 bulk import, each against a baseline in one run."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from typing import Any
+from uuid import UUID
+
+from bench.event_store import progress
+from bench.harness import Report, Row, interleaved_ms, now, p99
+from bench.journeys import journeys
+from casework.app import CaseworkApp
+from casework.db import Database, create_database
+from casework.domain import commands as c
+from casework.domain.policy import shipped_policy
+from casework.importer import (
+    BATCH,
+    ImportedJourney,
+    Seen,
+    batched,
+    decode_line,
+    import_journeys,
+    prepare_journey,
+    write_batch,
+)
+from projections import queries
+from projections.cases import CaseViews
+from projections.figures import compute
+from projections.rebuild import Progress, rebuild
+from projections.service import Projections
+
+IMPORTER = c.Actor("bench-import", "staff", "*")
+# A batch eventsourcing's pipelined INSERT takes here without hanging (see the notes).
+PUT_BATCH = 10
+P4_GOAL, P5_GOAL_P99, P7_GOAL = 0.5, 20.0, 2.0
+
+
+# P7
+
+
+def _write_rounds(
+    app: CaseworkApp, lines: list[str], write: Callable[..., None], size: int
+) -> float:
+    """Seconds to store `lines` as the importer does, writing each batch with `write`."""
+    seen, started = Seen(), now()
+    for chunk in batched(enumerate(lines, 1), size):
+        decoded: list[tuple[int, ImportedJourney, str]] = [
+            (n, *decode_line(text)) for n, text in chunk
+        ]
+        seen.learn(app, {code for _, _, code in decoded})
+        batch = [prepare_journey(app, j, code, IMPORTER, n, seen) for n, j, code in decoded]
+        write(app, batch)
+    return now() - started
+
+
+def _copy(app: CaseworkApp, batch: list[Any]) -> None:
+    write_batch(app, batch, IMPORTER)
+
+
+def _put(app: CaseworkApp, batch: list[Any]) -> None:
+    for pending in batch:
+        app.keyring.remember_case(pending.case_id, pending.client_id)
+    app.events.put([event for pending in batch for event in pending.events])
+
+
+def bench_import(server: Database, master_key: bytes, cases: int = 2000, rounds: int = 3) -> Report:
+    lines = list(journeys(cases, seed=7))
+    events = 0
+    seconds: dict[str, list[float]] = {"import": [], "put": []}
+    for r in range(rounds):
+        progress(f"P7 bulk import: round {r + 1}/{rounds}, {cases} journeys each way")
+        for side in ("import", "put") if r % 2 == 0 else ("put", "import"):
+            app = CaseworkApp(create_database(server, f"bench_p7_{side}_{r}"), master_key)
+            try:
+                if side == "import":
+                    seconds[side].append(_write_rounds(app, lines, _copy, BATCH))
+                else:
+                    seconds[side].append(_write_rounds(app, lines, _put, PUT_BATCH))
+                events = app.recorder.max_notification_id() or 0
+            finally:
+                app.close()
+    rate = {side: events / statistics.median(s) for side, s in seconds.items()}
+    return Report(
+        rows=[
+            Row(
+                "P7 bulk import",
+                f"casework import: COPY per {BATCH} journeys ({rounds} rounds)",
+                rate["import"],
+                "events/s",
+            ),
+            Row(
+                "P7 bulk import",
+                f"EventStore.put per {PUT_BATCH} journeys ({rounds} rounds)",
+                rate["put"],
+                "events/s",
+            ),
+        ],
+        ratios=[
+            f"P7 import/put events/s = {rate['import'] / rate['put']:.2f} (goal ≥ {P7_GOAL}); "
+            f"seconds per round: import {', '.join(f'{s:.1f}' for s in seconds['import'])}, "
+            f"put {', '.join(f'{s:.1f}' for s in seconds['put'])}"
+        ],
+        notes=[
+            f"P7: {cases} seeded journeys ({events:,} events, bench/journeys.py) into a fresh "
+            "database per side and round. Both sides run the importer's own steps (decode, look "
+            "the batch's identity codes up in one query, replay each journey through the "
+            "aggregate, seal, hash-chain); they differ only in the write: the import COPYs "
+            "events, new clients, case register, chain heads and register reads in one "
+            "transaction per batch; the baseline hands the same domain events to "
+            "EventStore.put, the path Application.save takes (one pipelined INSERT of the "
+            "batch), and writes no side records. The baseline's batch is 10 journeys (about 200 "
+            "events): with 50 or 100, psycopg 3.3.9's pipeline mode hung in sync() with the "
+            "server waiting in ClientRead (psycopg issue 685).",
+        ],
+    )
+
+
+# P4
+
+
+def raw_read_rate(app: CaseworkApp, decode: bool) -> float:
+    """Events/s reading the whole notification log in the rebuild's batches."""
+    position, count, started = 0, 0, now()
+    while batch := app.recorder.select_notifications(start=position + 1, limit=500):
+        if decode:
+            for notification in batch:
+                app.mapper.to_domain_event(notification)
+        position, count = batch[-1].id, count + len(batch)
+    return count / (now() - started)
+
+
+def rebuild_rate(app: CaseworkApp, projections: Projections, name: str) -> float:
+    """Events/s of a full rebuild while it builds (its progress rate at the end, so the wait
+    for readers to move before the old tables are dropped is not counted)."""
+    reported: list[Progress] = []
+    rebuild(app, projections, name, reported.append)
+    return reported[-1].rate
+
+
+def bench_rebuild(
+    server: Database, master_key: bytes, cases: int = 5000, rounds: int = 3
+) -> Report:
+    app = CaseworkApp(create_database(server, "bench_p4"), master_key)
+    try:
+        progress(f"P4 rebuild: importing {cases} journeys")
+        import_journeys(app, journeys(cases, seed=4), IMPORTER)
+        events = app.recorder.max_notification_id() or 0
+        projections = Projections(app, shipped_policy())
+        rates: dict[str, list[float]] = {"raw": [], "raw+decode": []}
+        for r in range(rounds):
+            progress(f"P4 rebuild: round {r + 1}/{rounds}")
+            rates["raw"].append(raw_read_rate(app, decode=False))
+            rates["raw+decode"].append(raw_read_rate(app, decode=True))
+            for name in projections.factories:
+                rates.setdefault(name, []).append(rebuild_rate(app, projections, name))
+    finally:
+        app.close()
+    median = {name: statistics.median(values) for name, values in rates.items()}
+    rows = [
+        Row("P4 rebuild", "raw read of the notification log (500 per select)", median["raw"],
+            "events/s"),
+        Row("P4 rebuild", "raw read + decode to domain events", median["raw+decode"], "events/s"),
+    ]  # fmt: skip
+    views = [name for name in rates if name not in ("raw", "raw+decode")]
+    rows += [
+        Row("P4 rebuild", f"rebuild view '{name}'", median[name], "events/s") for name in views
+    ]
+    return Report(
+        rows=rows,
+        ratios=[
+            f"P4 rebuild '{name}'/raw read = {median[name] / median['raw']:.2f} (goal ≥ {P4_GOAL});"
+            f" against raw read + decode {median[name] / median['raw+decode']:.2f}"
+            for name in views
+        ],
+        notes=[
+            f"P4: {cases} seeded journeys ({events:,} events) imported, then {rounds} rounds of: "
+            "raw read, raw read + decode, a full rebuild of each view (batches of 500 events, "
+            "one transaction and tracking record each, pipelined). Medians of the rounds.",
+        ],
+    )
+
+
+# P5
+
+
+def case_row(views: CaseViews, case_id: UUID) -> Any:
+    with views.datastore.transaction(commit=False) as curs:
+        curs.execute(views.sql("SELECT * FROM {table} WHERE case_id = %s"), (case_id,))
+        return curs.fetchone()
+
+
+def database_size(app: CaseworkApp) -> str:
+    with app.recorder.datastore.transaction(commit=False) as curs:  # type: ignore[attr-defined]
+        curs.execute("SELECT pg_size_pretty(pg_database_size(current_database())) AS size")
+        return curs.fetchone()["size"]  # type: ignore[index]
+
+
+def bench_reads_at_scale(server: Database, master_key: bytes, cases: int = 100_000) -> Report:
+    database = create_database(server, "bench_p5")
+    app = CaseworkApp(database, master_key)
+    try:
+        started = now()
+        last = [0.0]
+
+        def report(r: Any) -> None:
+            if now() - last[0] > 15:
+                last[0] = now()
+                progress(f"P5: imported {r.lines:,}/{cases:,} journeys, {r.events:,} events")
+
+        result = import_journeys(app, journeys(cases, seed=5), IMPORTER, report)
+        import_seconds = now() - started
+        projections = Projections(app, shipped_policy())
+        build: dict[str, float] = {}
+        for name in projections.factories:
+            progress(f"P5: building view '{name}' from {result.events:,} events")
+            build[name] = rebuild_rate(app, projections, name)
+        area = "helsinki"
+        at = datetime.now(UTC)
+        views = projections.cases
+        indicators = projections.indicators
+        probe = result.open_cases[len(result.open_cases) // 2]
+        reads = {
+            "stalled queue, one area (first page of 50)": lambda: queries.stalled_queue(
+                views, at, area=area
+            ),
+            "stalled queue, one area, at risk within 5 working days": lambda: queries.stalled_queue(
+                views, at, area=area, at_risk_days=5
+            ),
+            "partner inbox (first page of 50)": lambda: queries.partner_inbox(views, "kela"),
+            "indicators, one area, 12 months (2025)": lambda: compute(
+                indicators, date(2025, 1, 1), date(2025, 12, 1), area
+            ),
+            "baseline: one case-list row by id": lambda: case_row(views, probe),
+        }
+        for fn in reads.values():
+            fn()  # warm
+        samples = interleaved_ms(reads, 200)
+        size = database_size(app)
+    finally:
+        app.close()
+    rows = [
+        Row("P5 reads at scale", name, statistics.median(s), "ms", p99(s))
+        for name, s in samples.items()
+    ]
+    base = statistics.median(samples["baseline: one case-list row by id"])
+    return Report(
+        rows=rows,
+        ratios=[
+            f"P5 '{name}' median/baseline = {statistics.median(s) / base:.1f}×; p99 "
+            f"{p99(s):.1f} ms (goal ≤ {P5_GOAL_P99:.0f} ms)"
+            for name, s in samples.items()
+            if not name.startswith("baseline")
+        ],
+        notes=[
+            f"P5: {cases:,} seeded journeys, {result.events:,} events, "
+            f"{len(result.open_cases):,} open cases, imported in {import_seconds:.0f} s "
+            f"({result.events / import_seconds:,.0f} events/s); views built by rebuild at "
+            + ", ".join(f"{name} {rate:,.0f} events/s" for name, rate in build.items())
+            + f". Database {size}. Reads call the query functions the API routes call "
+            "(projections.queries, projections.figures.compute), 200 interleaved passes; "
+            f"area '{area}' is about a quarter of the cases.",
+        ],
+    )

@@ -1,0 +1,229 @@
+"""Reading the indicators: every figure of `projections.indicators` for a range of months.
+
+The flows are the months' totals; a stock at a month's end is the sum of its changes up to that
+month; the medians are taken from the view's handoffs and cases when read. All in one
+repeatable-read snapshot, with the log position it includes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from datetime import UTC, date, datetime
+from functools import cache
+from typing import Any, get_args
+
+import msgspec
+from psycopg.rows import DictRow
+from psycopg.sql import SQL, Identifier
+
+from casework.domain.commands import HandoffOutcome
+from casework.domain.reference import reference
+from projections.indicators import (
+    ANSWERS,
+    AT_MONTH_END,
+    HANDOFF_MOVES,
+    HELSINKI,
+    SUBSIDY_KINDS,
+    TOTAL,
+    IndicatorViews,
+)
+
+MAX_MONTHS = 120
+MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+
+
+@cache
+def indicator_names() -> tuple[str, ...]:
+    """Every indicator, in the order of DOMAIN.md; the columns of the CSV."""
+    ref = reference()
+    decisions = [f"{k}_{d}" for k in SUBSIDY_KINDS for d in ("granted", "denied")]
+    outcomes = get_args(HandoffOutcome)
+    handoffs = [
+        f"handoffs_{p}_{what}"
+        for p in ref.partners
+        for what in ("requested", *HANDOFF_MOVES, *(f"completed_{o}" for o in outcomes))
+    ]
+    return (
+        "job_referrals_target_group", "job_referrals",
+        *(f"target_group_{d}" for d in decisions),
+        "tasmatyo_tags_added", "tasmatyo_tags_removed",
+        "target_group_at_month_end",
+        "employer_interest_tags_added", "employer_interest_tags_removed",
+        *decisions,
+        "coaching_referred", "coaching_started", "coaching_completed", "coaching_interrupted",
+        "employments_started", "employments_with_pay_subsidy", "employments_without_pay_subsidy",
+        "f05_at_month_end",
+        "onboarding_sessions_held",
+        "info_sessions_held", "club_sessions_held",
+        "session_participants", "feedback_answers",
+        *(f"feedback_{a}" for a in ANSWERS), *(f"feedback_{a}_share" for a in ANSWERS),
+        *handoffs,
+        "partner_responses", "partner_response_median_days",
+        *(f"partner_response_median_days_{p}" for p in ref.partners),
+        "stalled_cases_at_month_end", *(f"stalled_{s}_at_month_end" for s in ref.steps),
+        "identifications", "identification_median_days",
+    )  # fmt: skip
+
+
+NULLABLE = frozenset(n for n in indicator_names() if n.endswith("_share") or "median_days" in n)
+"""The indicators that are fractions (shares and medians); null when there is nothing to count."""
+
+
+def parse_month(value: str) -> date | None:
+    """`YYYY-MM` as the first day of that month, or None if it is not one."""
+    match = MONTH.match(value)
+    return date(int(match[1]), int(match[2]), 1) if match else None
+
+
+def months_between(first: date, last: date) -> list[date]:
+    months, month = [], first
+    while month <= last:
+        months.append(month)
+        month = next_month(month)
+    return months
+
+
+def next_month(month: date) -> date:
+    return date(month.year + month.month // 12, month.month % 12 + 1, 1)
+
+
+def month_start(month: date) -> datetime:
+    """The first instant of the month in Helsinki, as a UTC time."""
+    return datetime(month.year, month.month, 1, tzinfo=HELSINKI).astimezone(UTC)
+
+
+def label(month: date) -> str:
+    return f"{month:%Y-%m}"
+
+
+def median_days(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds / 86400, 1)
+
+
+def share(part: int, whole: int) -> float | None:
+    return round(part / whole, 3) if whole else None
+
+
+class Figures(msgspec.Struct, frozen=True):
+    """The indicators as one consistent snapshot of the view."""
+
+    position: int
+    """The last notification the view had applied: the figures include every event up to it."""
+    areas: dict[str, dict[str, dict[str, Any]]]
+    """`{area | "total": {"YYYY-MM": {indicator: value}}}`."""
+
+
+def compute(view: IndicatorViews, first: date, last: date, area: str | None = None) -> Figures:
+    """Every indicator for each month from `first` to `last`.
+
+    Without an area: every area of the reference data and `total` (which also counts any area
+    no longer in the reference data); with one: that area only.
+    """
+    months = months_between(first, last)
+    labels = [label(m) for m in months]
+    areas = [area] if area else [*reference().areas, TOTAL]
+    counts: dict[tuple[str, str], defaultdict[str, int]] = {
+        (a, m): defaultdict(int) for a in areas for m in labels
+    }
+    # A median is not a sum of medians: the queries give the total rows of its own (area NULL).
+    medians: dict[tuple[str, str], dict[str, float | None]] = defaultdict(dict)
+    month_sql = "to_char({col} AT TIME ZONE 'Europe/Helsinki', 'YYYY-MM')"
+    params: dict[str, Any] = {
+        "lo": month_start(months[0]),
+        "hi": month_start(next_month(months[-1])),
+        "area": area,
+        "first": months[0],
+        "last": months[-1],
+    }
+
+    def where_area(column: str = "area") -> str:
+        return f" AND {column} = %(area)s" if area else ""
+
+    def add(row: DictRow, name: str, value: int) -> None:
+        for where in (row["area"], TOTAL):
+            if (where, row["month"]) in counts:
+                counts[(where, row["month"])][name] += value
+
+    def median(row: DictRow, name: str) -> None:
+        where = TOTAL if row["every_area"] and not area else row["area"] or area
+        medians[(where, row["month"])][name] = median_days(row["median"])
+
+    with view.datastore.transaction(commit=False) as curs:
+        # One snapshot for every query, and the position it includes.
+        curs.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        curs.execute(
+            SQL("SELECT max(notification_id) AS position FROM {}").format(
+                Identifier(view.tracking_table_name)
+            )
+        )
+        position = (curs.fetchone() or {}).get("position") or 0
+        # Flows: the months' totals. Stocks: the sum of their changes up to each month's end.
+        curs.execute(
+            view.sql(
+                "SELECT area, month, name, value FROM {table}_totals"
+                " WHERE month <= %(last)s" + where_area() + " ORDER BY month"
+            ),
+            params,
+        )  # fmt: skip
+        changes = []
+        for row in curs.fetchall():
+            if row["name"].endswith(AT_MONTH_END):
+                changes.append(row)
+            elif row["month"] >= months[0]:
+                add(row | {"month": label(row["month"])}, row["name"], row["value"])
+        stocks: defaultdict[tuple[str, str], int] = defaultdict(int)
+        for month in months:
+            while changes and changes[0]["month"] <= month:
+                change = changes.pop(0)
+                stocks[(change["area"], change["name"])] += change["value"]
+            for (where, name), value in stocks.items():
+                add({"area": where, "month": label(month)}, name, value)
+        # Medians: from request to acknowledgement, and from opening to identification.
+        curs.execute(
+            view.sql(
+                f"SELECT area, {month_sql.format(col='acknowledged_at')} AS month, partner,"
+                " GROUPING(area) AS every_area, GROUPING(partner) AS every_partner,"
+                " count(*) AS n, percentile_cont(0.5) WITHIN GROUP"
+                " (ORDER BY extract(epoch FROM acknowledged_at - requested_at)) AS median"
+                " FROM {table}_handoffs"
+                " WHERE acknowledged_at >= %(lo)s AND acknowledged_at < %(hi)s" + where_area() +
+                " GROUP BY GROUPING SETS ((area, month), (month), (area, month, partner),"
+                " (month, partner))"
+            ),
+            params,
+        )  # fmt: skip
+        for row in curs.fetchall():
+            if not row["every_partner"]:
+                median(row, f"partner_response_median_days_{row['partner']}")
+            else:
+                median(row, "partner_response_median_days")
+                if not row["every_area"]:
+                    add(row, "partner_responses", row["n"])
+        curs.execute(
+            view.sql(
+                f"SELECT area, {month_sql.format(col='identified_at')} AS month,"
+                " GROUPING(area) AS every_area, count(*) AS n, percentile_cont(0.5) WITHIN GROUP"
+                " (ORDER BY extract(epoch FROM identified_at - opened_at)) AS median"
+                " FROM {table}_cases WHERE identified_at >= %(lo)s AND identified_at < %(hi)s" +
+                where_area() + " GROUP BY GROUPING SETS ((area, month), (month))"
+            ),
+            params,
+        )  # fmt: skip
+        for row in curs.fetchall():
+            median(row, "identification_median_days")
+            if not row["every_area"]:
+                add(row, "identifications", row["n"])
+
+    names = indicator_names()
+    result: dict[str, dict[str, dict[str, Any]]] = {a: {} for a in areas}
+    for a in areas:
+        for m in labels:
+            row: dict[str, Any] = {n: counts[(a, m)][n] for n in names if n not in NULLABLE}
+            for answer in ANSWERS:
+                part = row[f"feedback_{answer}"]
+                row[f"feedback_{answer}_share"] = share(part, row["feedback_answers"])
+            found = medians.get((a, m), {})
+            row |= {n: found.get(n) for n in names if "median_days" in n}
+            result[a][m] = {n: row[n] for n in names}
+    return Figures(position, result)
