@@ -58,7 +58,9 @@ class CaseViews(View):
             escalated boolean NOT NULL,
             PRIMARY KEY (case_id, step, item)
         )""",
-        "CREATE INDEX IF NOT EXISTS {table}_waits_due ON {table}_waits (area, stalled, due)",
+        # The queue's order within an area: stalled first, oldest first.
+        "CREATE INDEX IF NOT EXISTS {table}_waits_queue"
+        " ON {table}_waits (area, stalled DESC, since, case_id)",
         """CREATE TABLE IF NOT EXISTS {table}_inbox (
             case_id uuid NOT NULL,
             handoff_id text NOT NULL,
@@ -71,7 +73,8 @@ class CaseViews(View):
             due timestamptz,
             PRIMARY KEY (case_id, handoff_id)
         )""",
-        "CREATE INDEX IF NOT EXISTS {table}_inbox_partner ON {table}_inbox (partner, since)",
+        "CREATE INDEX IF NOT EXISTS {table}_inbox_partner"
+        " ON {table}_inbox (partner, since, case_id)",
     )
 
     def __init__(self, datastore: Any, policy: StallPolicy, suffix: str = "") -> None:

@@ -22,6 +22,7 @@ written line by line to name the line.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from itertools import islice
 from typing import Any
@@ -152,27 +153,44 @@ def import_journeys(
     actor: c.Actor,
     report: Callable[[ImportReport], None] = lambda _: None,
 ) -> ImportReport:
-    """Import every good line; report the others by number."""
+    """Import every good line; report the others by number.
+
+    A batch is written by a thread of its own while the next one is prepared, so the database's
+    work overlaps the replay; batches are written one at a time, in order."""
     result, seen = ImportReport(), Seen()
-    for chunk in batched(((n, text) for n, text in enumerate(lines, 1) if text.strip()), BATCH):
-        result.lines += len(chunk)
-        decoded = []
-        for number, text in chunk:
-            try:
-                decoded.append((number, *decode_line(text)))
-            except LineFailure as error:
-                result.errors.append(LineError(number, _detail(error)))
-        seen.learn(app, {code for _, _, code in decoded})
-        batch = []
-        for number, journey, code in decoded:
-            try:
-                batch.append(prepare_journey(app, journey, code, actor, number, seen))
-            except LineFailure as error:
-                result.errors.append(LineError(number, _detail(error)))
-        _flush(app, batch, result, actor)
-        result.errors.sort(key=lambda error: error.line)
+    lines_read = ((n, text) for n, text in enumerate(lines, 1) if text.strip())
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-writer") as writer:
+        writing: Future[Written] | None = None
+        for chunk in batched(lines_read, BATCH):
+            result.lines += len(chunk)
+            batch = _prepare_chunk(app, chunk, actor, seen, result)
+            if writing is not None:
+                _count(result, writing.result())
+                report(result)
+            writing = writer.submit(_flush, app, batch, actor)
+        if writing is not None:
+            _count(result, writing.result())
         report(result)
     return result
+
+
+def _prepare_chunk(
+    app: CaseworkApp, chunk: list[tuple[int, str]], actor: c.Actor, seen: Seen, result: ImportReport
+) -> list[_Pending]:
+    decoded = []
+    for number, text in chunk:
+        try:
+            decoded.append((number, *decode_line(text)))
+        except LineFailure as error:
+            result.errors.append(LineError(number, _detail(error)))
+    seen.learn(app, {code for _, _, code in decoded})
+    batch = []
+    for number, journey, code in decoded:
+        try:
+            batch.append(prepare_journey(app, journey, code, actor, number, seen))
+        except LineFailure as error:
+            result.errors.append(LineError(number, _detail(error)))
+    return batch
 
 
 def batched(items: Iterable[Any], size: int) -> Iterable[list[Any]]:
@@ -185,29 +203,39 @@ def _detail(error: Exception) -> str:
     return error.detail if isinstance(error, CaseworkError) else str(error)
 
 
-def _flush(app: CaseworkApp, batch: list[_Pending], result: ImportReport, actor: c.Actor) -> None:
-    if not batch:
-        return
+class Written(msgspec.Struct):
+    lines: list[_Pending]
+    clashes: list[LineError]
+
+
+def _flush(app: CaseworkApp, batch: list[_Pending], actor: c.Actor) -> Written:
     try:
         write_batch(app, batch, actor)
-        written = batch
+        return Written(batch, [])
     except IntegrityError:
         # One line clashed with what is already stored: save line by line to name it.
-        written = []
+        written = Written([], [])
         for pending in batch:
             try:
                 write_batch(app, [pending], actor)
-                written.append(pending)
+                written.lines.append(pending)
             except IntegrityError:
-                result.errors.append(LineError(pending.line, "clashes with stored data"))
-    for pending in written:
+                written.clashes.append(LineError(pending.line, "clashes with stored data"))
+        return written
+
+
+def _count(result: ImportReport, written: Written) -> None:
+    for pending in written.lines:
         result.cases += 1
         result.events += len(pending.events)
         if not pending.closed:
             result.open_cases.append(pending.case_id)
+    result.errors = sorted([*result.errors, *written.clashes], key=lambda error: error.line)
 
 
 def write_batch(app: CaseworkApp, batch: list[_Pending], actor: c.Actor) -> None:
+    if not batch:
+        return
     for pending in batch:
         app.keyring.remember_case(pending.case_id, pending.client_id)
     app.events.put_new(
