@@ -2,7 +2,7 @@
 
 `python -m bench` runs them all (B1, B2, P1-P5, P7); `python -m bench p1 p2` runs only those
 named. P1-P3 also start a Temporal dev server on free ports, stopped at the end. P5 seeds
-BENCH_P5_CASES journeys (default 100,000, about 2 million events; some 15 minutes here).
+BENCH_P5_CASES journeys (default 100,000, about 2 million events; some 20 minutes here).
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import traceback
+from collections.abc import Callable
 
 from bench import harness, read_side
 from bench.event_store import bench_append, bench_as_of
@@ -31,32 +33,48 @@ def main(argv: list[str]) -> None:
     started = harness.now()
     master_key = os.urandom(32)
     report = harness.Report()
+    failed: list[str] = []
+
+    def run(name: str, bench: Callable[[], harness.Report]) -> None:
+        """One benchmark; a failure is reported, and the others' figures are still kept."""
+        try:
+            report.extend(bench())
+        except Exception:
+            failed.append(name)
+            traceback.print_exc()
+            report.notes.append(f"{name} failed: {traceback.format_exc(limit=1).splitlines()[-1]}")
+
     with harness.embedded_postgres() as server:
         info = harness.machine_info(server)
         if "b1" in which:
-            report.extend(bench_append(create_database(server, "bench_append"), master_key))
+            run("B1", lambda: bench_append(create_database(server, "bench_append"), master_key))
         if "b2" in which:
-            report.extend(bench_as_of(create_database(server, "bench_as_of"), master_key))
+            run("B2", lambda: bench_as_of(create_database(server, "bench_as_of"), master_key))
         if "p7" in which:
-            report.extend(read_side.bench_import(server, master_key))
+            run("P7", lambda: read_side.bench_import(server, master_key))
         if "p4" in which:
-            report.extend(read_side.bench_rebuild(server, master_key))
+            run("P4", lambda: read_side.bench_rebuild(server, master_key))
         if "p5" in which:
             cases = int(os.environ.get("BENCH_P5_CASES", "100000"))
-            report.extend(read_side.bench_reads_at_scale(server, master_key, cases))
+            run("P5", lambda: read_side.bench_reads_at_scale(server, master_key, cases))
         if which & {"p1", "p2", "p3"}:
             from bench.api import bench_api
 
             with harness.temporal_dev_server() as temporal:
                 info += "; " + harness.temporal_info()
                 database = create_database(server, "bench_api")
-                report.extend(asyncio.run(bench_api(database, master_key, temporal, which)))
+                run(
+                    "/".join(sorted(which & {"p1", "p2", "p3"})).upper(),
+                    lambda: asyncio.run(bench_api(database, master_key, temporal, which)),
+                )
     seconds = harness.now() - started
     info += f"; load average at end {', '.join(f'{x:.2f}' for x in os.getloadavg())}"
     print(f"\n{info}\n\n{harness.table(report.rows)}\n")
     print("\n".join([*report.ratios, "", *report.notes]))
     harness.append_results(report, info, seconds)
     print(f"\nAppended to {harness.RESULTS} ({seconds:.0f} s).")
+    if failed:
+        sys.exit(f"failed: {', '.join(failed)}")
 
 
 if __name__ == "__main__":
