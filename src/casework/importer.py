@@ -14,9 +14,9 @@ to the importing user. Every line is replayed through the aggregate, so the jour
 the stored events are the ordinary ones: sealed with the client's key, hash-chained, in
 notification order. Lines are read in batches of 200: the register is asked about the batch's
 identity codes in one query, and the batch's events and side records (new clients, case register,
-chain heads, register reads) are written with COPY in one transaction. A line that fails is
-reported with its number and nothing of it is written; a batch that clashes with stored rows is
-written line by line to name the line.
+chain heads, register reads) are written with COPY in one transaction, by a writer thread while
+the next batch is prepared. A line that fails is reported with its number and nothing of it is
+written; a batch that clashes with stored rows is written line by line to name the line.
 """
 
 from __future__ import annotations
