@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from datetime import UTC, date, datetime
+from datetime import date
 from functools import cache
 from typing import Any, get_args
 
 import msgspec
+from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
@@ -23,10 +24,11 @@ from projections.indicators import (
     ANSWERS,
     AT_MONTH_END,
     HANDOFF_MOVES,
-    HELSINKI,
     SUBSIDY_KINDS,
     TOTAL,
     IndicatorViews,
+    month_start,
+    next_month,
 )
 
 MAX_MONTHS = 120
@@ -84,17 +86,61 @@ def months_between(first: date, last: date) -> list[date]:
     return months
 
 
-def next_month(month: date) -> date:
-    return date(month.year + month.month // 12, month.month % 12 + 1, 1)
-
-
-def month_start(month: date) -> datetime:
-    """The first instant of the month in Helsinki, as a UTC time."""
-    return datetime(month.year, month.month, 1, tzinfo=HELSINKI).astimezone(UTC)
-
-
 def label(month: date) -> str:
     return f"{month:%Y-%m}"
+
+
+def _medians_kept(
+    curs: Cursor[DictRow], view: IndicatorViews, params: dict[str, Any], where_area: str
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The medians the view keeps, shaped as `_medians_when_read` gives them."""
+    curs.execute(
+        view.sql(
+            "SELECT kind, month, area, partner, n, median FROM {table}_medians"
+            " WHERE month BETWEEN %(first)s AND %(last)s" + where_area
+        ),
+        params,
+    )
+    found: dict[str, list[dict[str, Any]]] = {"response": [], "identification": []}
+    for row in curs.fetchall():
+        found[row["kind"]].append({
+            "area": row["area"] or None, "month": label(row["month"]),
+            "partner": row["partner"] or None, "every_area": not row["area"],
+            "every_partner": not row["partner"], "n": row["n"], "median": row["median"],
+        })  # fmt: skip
+    return found["response"], found["identification"]
+
+
+def _medians_when_read(
+    curs: Cursor[DictRow], view: IndicatorViews, params: dict[str, Any], where_area: str
+) -> tuple[list[DictRow], list[DictRow]]:
+    """The medians taken from the view's handoffs and cases now."""
+    month_sql = "to_char({col} AT TIME ZONE 'Europe/Helsinki', 'YYYY-MM')"
+    curs.execute(
+        view.sql(
+            f"SELECT area, {month_sql.format(col='acknowledged_at')} AS month, partner,"
+            " GROUPING(area) AS every_area, GROUPING(partner) AS every_partner,"
+            " count(*) AS n, percentile_cont(0.5) WITHIN GROUP"
+            " (ORDER BY extract(epoch FROM acknowledged_at - requested_at)) AS median"
+            " FROM {table}_handoffs"
+            " WHERE acknowledged_at >= %(lo)s AND acknowledged_at < %(hi)s" + where_area +
+            " GROUP BY GROUPING SETS ((area, month), (month), (area, month, partner),"
+            " (month, partner))"
+        ),
+        params,
+    )  # fmt: skip
+    responses = curs.fetchall()
+    curs.execute(
+        view.sql(
+            f"SELECT area, {month_sql.format(col='identified_at')} AS month,"
+            " GROUPING(area) AS every_area, count(*) AS n, percentile_cont(0.5) WITHIN GROUP"
+            " (ORDER BY extract(epoch FROM identified_at - opened_at)) AS median"
+            " FROM {table}_cases WHERE identified_at >= %(lo)s AND identified_at < %(hi)s" +
+            where_area + " GROUP BY GROUPING SETS ((area, month), (month))"
+        ),
+        params,
+    )  # fmt: skip
+    return responses, curs.fetchall()
 
 
 def median_days(seconds: float | None) -> float | None:
@@ -128,7 +174,6 @@ def compute(view: IndicatorViews, first: date, last: date, area: str | None = No
     }
     # A median is not a sum of medians: the queries give the total rows of its own (area NULL).
     medians: dict[tuple[str, str], dict[str, float | None]] = defaultdict(dict)
-    month_sql = "to_char({col} AT TIME ZONE 'Europe/Helsinki', 'YYYY-MM')"
     params: dict[str, Any] = {
         "lo": month_start(months[0]),
         "hi": month_start(next_month(months[-1])),
@@ -179,38 +224,29 @@ def compute(view: IndicatorViews, first: date, last: date, area: str | None = No
                 stocks[(change["area"], change["name"])] += change["value"]
             for (where, name), value in stocks.items():
                 add({"area": where, "month": label(month)}, name, value)
-        # Medians: from request to acknowledgement, and from opening to identification.
+        # Medians: from request to acknowledgement, and from opening to identification. As kept
+        # by the view, unless a month in range changed since they were taken.
         curs.execute(
             view.sql(
-                f"SELECT area, {month_sql.format(col='acknowledged_at')} AS month, partner,"
-                " GROUPING(area) AS every_area, GROUPING(partner) AS every_partner,"
-                " count(*) AS n, percentile_cont(0.5) WITHIN GROUP"
-                " (ORDER BY extract(epoch FROM acknowledged_at - requested_at)) AS median"
-                " FROM {table}_handoffs"
-                " WHERE acknowledged_at >= %(lo)s AND acknowledged_at < %(hi)s" + where_area() +
-                " GROUP BY GROUPING SETS ((area, month), (month), (area, month, partner),"
-                " (month, partner))"
+                "SELECT EXISTS (SELECT 1 FROM {table}_stale_months"
+                " WHERE month BETWEEN %(first)s AND %(last)s) AS stale"
             ),
             params,
-        )  # fmt: skip
-        for row in curs.fetchall():
+        )
+        stale = (curs.fetchone() or {})["stale"]
+        responses, identifications = (
+            _medians_when_read(curs, view, params, where_area())
+            if stale
+            else _medians_kept(curs, view, params, where_area())
+        )
+        for row in responses:
             if not row["every_partner"]:
                 median(row, f"partner_response_median_days_{row['partner']}")
             else:
                 median(row, "partner_response_median_days")
                 if not row["every_area"]:
                     add(row, "partner_responses", row["n"])
-        curs.execute(
-            view.sql(
-                f"SELECT area, {month_sql.format(col='identified_at')} AS month,"
-                " GROUPING(area) AS every_area, count(*) AS n, percentile_cont(0.5) WITHIN GROUP"
-                " (ORDER BY extract(epoch FROM identified_at - opened_at)) AS median"
-                " FROM {table}_cases WHERE identified_at >= %(lo)s AND identified_at < %(hi)s" +
-                where_area() + " GROUP BY GROUPING SETS ((area, month), (month))"
-            ),
-            params,
-        )  # fmt: skip
-        for row in curs.fetchall():
+        for row in identifications:
             median(row, "identification_median_days")
             if not row["every_area"]:
                 add(row, "identifications", row["n"])

@@ -65,7 +65,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from itertools import groupby
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -143,6 +143,18 @@ class IndicatorViews(View):
             value bigint NOT NULL,
             PRIMARY KEY (area, month, name)
         )""",
+        # The medians of each month (area '' = every area, partner '' = every partner), and the
+        # months whose medians changed since they were last taken.
+        """CREATE TABLE IF NOT EXISTS {table}_medians (
+            kind text NOT NULL,
+            month date NOT NULL,
+            area text NOT NULL,
+            partner text NOT NULL,
+            n integer NOT NULL,
+            median double precision,
+            PRIMARY KEY (kind, month, area, partner)
+        )""",
+        "CREATE TABLE IF NOT EXISTS {table}_stale_months (month date PRIMARY KEY)",
         # Each case's share of the stocks' changes, so a restated case can take its share back.
         """CREATE TABLE IF NOT EXISTS {table}_stock_changes (
             case_id uuid NOT NULL,
@@ -168,6 +180,9 @@ class IndicatorViews(View):
         )""",
         "CREATE INDEX IF NOT EXISTS {table}_handoffs_ack"
         " ON {table}_handoffs (area, acknowledged_at)",
+        # A month's medians are taken across the areas.
+        "CREATE INDEX IF NOT EXISTS {table}_cases_identified_at ON {table}_cases (identified_at)",
+        "CREATE INDEX IF NOT EXISTS {table}_handoffs_ack_at ON {table}_handoffs (acknowledged_at)",
         # Employers and training sessions: their area (and a session's kind).
         """CREATE TABLE IF NOT EXISTS {table}_entities (
             entity_id uuid PRIMARY KEY,
@@ -182,10 +197,16 @@ class IndicatorViews(View):
     def apply_batch(self, curs: Cursor[DictRow], events: list[Any]) -> None:
         """Apply the events; add what they change in the totals once for the batch."""
         self._changes: Counter[tuple[str, date, str]] = Counter()
+        self._stale: set[date] = set()
         for event in events:
             handler = _HANDLERS.get(type(event))
             if handler is not None:
                 handler(self, curs, event)
+        if self._stale:
+            curs.executemany(
+                self.sql("INSERT INTO {table}_stale_months VALUES (%s) ON CONFLICT DO NOTHING"),
+                [(month,) for month in self._stale],
+            )
         rows = [(area, month, name, n) for (area, month, name), n in self._changes.items() if n]
         if rows:
             curs.executemany(
@@ -199,6 +220,19 @@ class IndicatorViews(View):
 
     def _count(self, area: str, month: date, name: str, n: int = 1) -> None:
         self._changes[(area, month, name)] += n
+
+    def _moved(self, *moments: datetime | None) -> None:
+        """A median's input moved: the months of these moments need their medians taken again."""
+        self._stale |= {month_of(at) for at in moments if at is not None}
+
+    def settle(self, curs: Cursor[DictRow]) -> None:
+        """Take the medians of the months marked stale again, each month in one pass."""
+        curs.execute(self.sql("DELETE FROM {table}_stale_months RETURNING month"))
+        for month in sorted(row["month"] for row in curs.fetchall()):
+            lo, hi = month_start(month), month_start(next_month(month))
+            bounds = {"month": month, "lo": lo, "hi": hi}
+            curs.execute(self.sql("DELETE FROM {table}_medians WHERE month = %(month)s"), bounds)
+            curs.execute(self.sql(MEDIANS_OF_MONTH), bounds)
 
     # Helpers
 
@@ -254,11 +288,19 @@ class IndicatorViews(View):
 
     def _earliest(self, curs: Cursor[DictRow], event: Any, *columns: str) -> None:
         """Move the case's moments back to when this fact took effect, if it is earlier."""
-        assignments = ", ".join(f"{c} = LEAST({c}, %(at)s)" for c in columns)
+        assignments = ", ".join(f"{c} = LEAST(c.{c}, %(at)s)" for c in columns)
         curs.execute(
-            self.sql(f"UPDATE {{table}}_cases SET {assignments} WHERE case_id = %(id)s"),
+            self.sql(
+                f"UPDATE {{table}}_cases c SET {assignments}"
+                " FROM (SELECT identified_at FROM {table}_cases WHERE case_id = %(id)s) AS was"
+                " WHERE c.case_id = %(id)s"
+                " RETURNING was.identified_at AS old, c.identified_at AS new"
+            ),
             {"at": event.meta.effective_at, "id": event.originator_id},
         )
+        identified = curs.fetchone()
+        if identified and identified["old"] != identified["new"]:
+            self._moved(identified["old"], identified["new"])
         self._restate_stocks(curs, event.originator_id)
 
     def _restate_stocks(self, curs: Cursor[DictRow], case_id: Any) -> None:
@@ -464,11 +506,17 @@ class IndicatorViews(View):
     def _handoff_acknowledged(self, curs: Cursor[DictRow], event: e.HandoffAcknowledged) -> None:
         curs.execute(
             self.sql(
-                "UPDATE {table}_handoffs SET acknowledged_at = %s"
-                " WHERE case_id = %s AND handoff_id = %s"
+                "UPDATE {table}_handoffs h SET acknowledged_at = %(at)s"
+                " FROM (SELECT acknowledged_at FROM {table}_handoffs"
+                " WHERE case_id = %(id)s AND handoff_id = %(handoff)s) AS was"
+                " WHERE h.case_id = %(id)s AND h.handoff_id = %(handoff)s"
+                " RETURNING was.acknowledged_at AS old"
             ),
-            (event.meta.effective_at, event.originator_id, event.handoff_id),
-        )
+            {"at": event.meta.effective_at, "id": event.originator_id,
+             "handoff": event.handoff_id},
+        )  # fmt: skip
+        acknowledged = curs.fetchone()
+        self._moved(acknowledged["old"] if acknowledged else None, event.meta.effective_at)
 
     def _handoff_moved(self, curs: Cursor[DictRow], event: Any) -> None:
         handoff = self._handoff(curs, event)
@@ -628,6 +676,32 @@ def merged(
 def month_of(at: datetime) -> date:
     """The Helsinki month a moment falls in, as its first day."""
     return at.astimezone(HELSINKI).date().replace(day=1)
+
+
+def next_month(month: date) -> date:
+    return date(month.year + month.month // 12, month.month % 12 + 1, 1)
+
+
+def month_start(month: date) -> datetime:
+    """The first instant of the month in Helsinki, as a UTC time."""
+    return datetime(month.year, month.month, 1, tzinfo=HELSINKI).astimezone(UTC)
+
+
+# One month's medians, as kept: from a handoff's request to its acknowledgement (per area and
+# partner, and across them) and from a case's opening to its identification (per area and across).
+MEDIANS_OF_MONTH = """
+INSERT INTO {table}_medians (kind, month, area, partner, n, median)
+SELECT 'response', %(month)s, COALESCE(area, ''), COALESCE(partner, ''), count(*),
+       percentile_cont(0.5) WITHIN GROUP
+       (ORDER BY extract(epoch FROM acknowledged_at - requested_at))
+FROM {table}_handoffs WHERE acknowledged_at >= %(lo)s AND acknowledged_at < %(hi)s
+GROUP BY GROUPING SETS ((area), (), (area, partner), (partner))
+UNION ALL
+SELECT 'identification', %(month)s, COALESCE(area, ''), '', count(*),
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM identified_at - opened_at))
+FROM {table}_cases WHERE identified_at >= %(lo)s AND identified_at < %(hi)s
+GROUP BY GROUPING SETS ((area), ())
+"""
 
 
 GROUP_FLOWS = ("job_referral", "subsidy_decision")

@@ -45,10 +45,11 @@ def rebuild(
         if not batch:
             break
         events = [app.mapper.to_domain_event(notification) for notification in batch]
-        new.project_batch(events, Tracking(app.name, batch[-1].id))
+        new.project_batch(events, Tracking(app.name, batch[-1].id), settle=False)
         position, applied = batch[-1].id, applied + len(batch)
         head = app.recorder.max_notification_id() or position
         report(Progress(name, applied, applied + head - position, applied / _since(started)))
+    new.settle_now()
     projections.swap(name, new.suffix)
     # Runners and readers look the registry up at most once a second: let them move first.
     time.sleep(RECHECK_SECONDS * 3)

@@ -97,17 +97,17 @@ class ViewRunner:
                 while (batch := _take(arrived, BATCH)) and not self._stopping.is_set():
                     if self.current() is not view:
                         return True  # a rebuild swapped in new tables: go on from their position
-                    if not self._project(view, batch):
+                    if not self._project(view, batch, settle=arrived.empty()):
                         return False
                 return not self._stopping.is_set()
             finally:
                 done.set()
                 subscription.stop()
 
-    def _project(self, view: View, batch: list[Notification]) -> bool:
+    def _project(self, view: View, batch: list[Notification], settle: bool) -> bool:
         try:
             events = [self.app.mapper.to_domain_event(n) for n in batch]
-            view.project_batch(events, Tracking(self.app.name, batch[-1].id))
+            view.project_batch(events, Tracking(self.app.name, batch[-1].id), settle)
             return True
         except Exception:
             if len(batch) == 1:

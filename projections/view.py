@@ -38,9 +38,10 @@ class View(PostgresTrackingRecorder):
         """Apply one event and record its position, in one transaction."""
         with self.datastore.transaction(commit=True) as curs:
             self.apply(curs, event)
+            self.settle(curs)
             self._insert_tracking(curs, tracking)
 
-    def project_batch(self, events: list[Any], tracking: Tracking) -> None:
+    def project_batch(self, events: list[Any], tracking: Tracking, settle: bool = True) -> None:
         """Apply a batch of events and record the last one's position, in one transaction.
 
         Pipelined: statements whose results are not read go out without waiting for the server
@@ -50,6 +51,8 @@ class View(PostgresTrackingRecorder):
         in sync(), while executemany of 2,000 rows of 20 kB does not."""
         with self.datastore.transaction(commit=True) as curs, curs.connection.pipeline():
             self.apply_batch(curs, events)
+            if settle:
+                self.settle(curs)
             self._insert_tracking(curs, tracking)
 
     @abstractmethod
@@ -60,6 +63,14 @@ class View(PostgresTrackingRecorder):
         """Apply events in log order; a view may fold them in memory and write less."""
         for event in events:
             self.apply(curs, event)
+
+    def settle(self, curs: Cursor[DictRow]) -> None:
+        """Bring figures derived from many events up to date. Batches skip it while a view
+        catches up (`settle=False`): it runs once the view has reached the log's head."""
+
+    def settle_now(self) -> None:
+        with self.datastore.transaction(commit=True) as curs:
+            self.settle(curs)
 
     def sql(self, statement: str) -> str:
         return statement.format(table=self.table)

@@ -306,6 +306,23 @@ def test_one_area_alone_is_that_areas_own_figures(app, year):
     assert not differences(computed, {"lantinen": expected["lantinen"]})
 
 
+def test_the_medians_the_view_keeps_are_those_taken_from_its_rows_when_read(year):
+    view: IndicatorViews = year["view"]
+    view.settle_now()
+    kept = compute(view, FIRST, LAST).areas
+    with view.datastore.transaction(commit=True) as curs:
+        curs.execute(view.sql("SELECT count(*) AS n FROM {table}_medians"))
+        assert curs.fetchone()["n"] > 0
+        # Every month marked as changed: the figures take the medians from the rows instead.
+        curs.execute(
+            view.sql("INSERT INTO {table}_stale_months SELECT DISTINCT month FROM {table}_medians")
+        )
+    taken = compute(view, FIRST, LAST).areas
+    view.settle_now()
+    assert taken == kept
+    assert compute(view, FIRST, LAST).areas == kept
+
+
 def test_built_in_batches_as_a_rebuild_does_the_view_gives_the_same_figures(app, year):
     view = IndicatorViews(app.recorder.datastore, suffix="_batches")
     view.create_table()
