@@ -54,8 +54,10 @@ takes it back in the month of `until`; a case's stalls are merged first, so it c
 `cases` and `tags` (the moments that bound a case's target-group and F05 spans, which are
 recomputed from them whenever one changes, so a back-dated fact lands in its place, and the
 case's referrals, decisions and stock changes are recounted with them), `handoffs` (requested and
-acknowledged: the medians are taken when read), `subsidies` (their kind) and `entities` (an
-employer's or session's area).
+acknowledged), `medians` (each month's, per area and partner and across them; a month whose
+identifications or acknowledgements moved is listed in `stale_months` and its medians are taken
+again by `settle`, once the view has caught up with the log), `subsidies` (their kind) and
+`entities` (an employer's or session's area).
 
 Health data: the view keeps no diagnosis class and no day count, only when a case was first
 diagnosed and first reached the 300-day maximum, as the bounds of its intervals.
