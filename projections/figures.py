@@ -27,9 +27,8 @@ from projections.indicators import (
     SUBSIDY_KINDS,
     TOTAL,
     IndicatorViews,
-    month_start,
-    next_month,
 )
+from projections.months import month_start, next_month
 
 MAX_MONTHS = 120
 MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")

@@ -40,7 +40,8 @@ from projections.figures import (
     months_between,
     parse_month,
 )
-from projections.indicators import HELSINKI, TOTAL
+from projections.indicators import TOTAL
+from projections.months import HELSINKI
 
 ROLES = frozenset({"coordinator", "auditor", "admin"})
 CSV_MEDIA_TYPE = "text/csv"  # Litestar adds "; charset=utf-8"
