@@ -1,11 +1,11 @@
 """How a batch of events changes the indicator tables (`projections.indicators` describes them).
 
-A batch reads the rows it needs once, at its start: its cases, employers and sessions, subsidies
-and handoffs. It then folds its events in memory, collecting what they write. At its end it
-restates once each case whose stocks, target-group flows or stalls moved. The restatement starts
-from all of the case's facts so far, so a back-dated fact lands in its place. Facts, tags, the
-cases' moments, spans, regrouped flows, stock changes and totals are written with one executemany
-each, so the batch waits for the server about a dozen times, not once or more per event.
+A batch reads the rows it needs once, at its start: its cases, employers and sessions, subsidies,
+handoffs and stalls. It then folds its events in memory, collecting what they add and change. At
+its end it writes each kind of row with one executemany, then restates once each case whose
+stocks, target-group flows or stalls moved, from all of the case's facts so far, so a back-dated
+fact lands in its place. A batch waits for the server a couple of dozen times, not once or more
+per event.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ MOMENTS = {
     "employed_at": "employed",
     "sickness_max_at": "sickness_max",
 }
+UPDATED_MOMENTS = ("identified_at", "diagnosed_at", "employed_at", "sickness_max_at", "closed_at")
 Interval = tuple[datetime, datetime | None]
 
 
@@ -50,9 +51,14 @@ class IndicatorBatch:
         self.entities: dict[Any, dict[str, Any]] = {}
         self.subsidies: dict[tuple[Any, str], str] = {}
         self.handoffs: dict[tuple[Any, str], dict[str, Any]] = {}
+        self.stalls: defaultdict[Any, list[dict[str, Any]]] = defaultdict(list)
+        # What the batch adds: rows to insert, and which of the rows read it changed.
         self.facts: list[tuple[Any, ...]] = []
         self.tags: list[tuple[Any, ...]] = []
+        self.new: defaultdict[str, list[tuple[Any, ...]]] = defaultdict(list)
+        self.opened: list[Any] = []
         self.moved: set[Any] = set()  # cases whose moments changed
+        self.acknowledged: set[tuple[Any, str]] = set()
         self.restate: set[Any] = set()
 
     def apply(self, events: list[Any]) -> None:
@@ -98,9 +104,30 @@ class IndicatorBatch:
             " WHERE case_id = ANY(%s)",
             ids_,
         ):
-            self.handoffs[(row["case_id"], row["handoff_id"])] = dict(row)
+            self.handoffs[(row["case_id"], row["handoff_id"])] = dict(
+                row, new=False, acknowledged=False
+            )
+        for row in self._select(
+            "SELECT case_id, step, item, since, until FROM {table}_spans"
+            " WHERE case_id = ANY(%s) AND kind = 'stalled'",
+            ids_,
+        ):
+            self.stalls[row["case_id"]].append(dict(row, new=False, cleared=False))
 
     def _write_collected(self) -> None:
+        """Write what the batch added or changed, each kind of row with one executemany."""
+        opened = set(self.opened)
+        self._write(
+            "INSERT INTO {table}_cases (case_id, area, opened_at, identified_at, diagnosed_at,"
+            " employed_at, sickness_max_at, closed_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            [(case_id, self.cases[case_id]["area"], self.cases[case_id]["opened_at"],
+              *self._moments(case_id)) for case_id in self.opened],
+        )  # fmt: skip
+        self._write(
+            "UPDATE {table}_cases SET identified_at = %s, diagnosed_at = %s, employed_at = %s,"
+            " sickness_max_at = %s, closed_at = %s WHERE case_id = %s",
+            [(*self._moments(case_id), case_id) for case_id in self.moved - opened],
+        )
         self._write(
             "INSERT INTO {table}_tags (case_id, version, at, added) VALUES (%s, %s, %s, %s)",
             self.tags,
@@ -112,15 +139,44 @@ class IndicatorBatch:
             self.facts,
         )
         self._write(
-            "UPDATE {table}_cases SET identified_at = %s, diagnosed_at = %s, employed_at = %s,"
-            " sickness_max_at = %s, closed_at = %s WHERE case_id = %s",
-            [
-                (c["identified_at"], c["diagnosed_at"], c["employed_at"], c["sickness_max_at"],
-                 c["closed_at"], case_id)
-                for case_id in self.moved
-                for c in (self.cases[case_id],)
-            ],
+            "INSERT INTO {table}_subsidies (case_id, subsidy_id, kind) VALUES (%s, %s, %s)",
+            self.new["subsidies"],
+        )
+        self._write(
+            "INSERT INTO {table}_entities (entity_id, area, kind) VALUES (%s, %s, %s)",
+            self.new["entities"],
+        )
+        handoffs = self.handoffs.values()
+        self._write(
+            "INSERT INTO {table}_handoffs (case_id, handoff_id, partner, area, requested_at,"
+            " acknowledged_at) VALUES (%s, %s, %s, %s, %s, %s)",
+            [(h["case_id"], h["handoff_id"], h["partner"], h["area"], h["requested_at"],
+              h["acknowledged_at"]) for h in handoffs if h["new"]],
         )  # fmt: skip
+        self._write(
+            "UPDATE {table}_handoffs SET acknowledged_at = %s"
+            " WHERE case_id = %s AND handoff_id = %s",
+            [(h["acknowledged_at"], h["case_id"], h["handoff_id"])
+             for h in handoffs if h["acknowledged"] and not h["new"]],
+        )  # fmt: skip
+        stalls = [(case_id, stall) for case_id, found in self.stalls.items() for stall in found]
+        self._write(
+            "INSERT INTO {table}_spans (case_id, kind, step, item, area, since, until)"
+            " VALUES (%s, 'stalled', %s, %s, %s, %s, %s)",
+            [(case_id, st["step"], st["item"], self.cases[case_id]["area"], st["since"],
+              st["until"]) for case_id, st in stalls if st["new"]],
+        )  # fmt: skip
+        self._write(
+            "UPDATE {table}_spans SET until = %s WHERE case_id = %s AND kind = 'stalled'"
+            " AND step = %s AND item = %s AND since = %s AND until IS NULL",
+            [(st["until"], case_id, st["step"], st["item"], st["since"])
+             for case_id, st in stalls if st["cleared"] and not st["new"]],
+        )  # fmt: skip
+
+    def _moments(self, case_id: Any) -> tuple[datetime | None, ...]:
+        """The case's moments, in the order the statements above name them."""
+        case = self.cases[case_id]
+        return tuple(case[c] for c in UPDATED_MOMENTS)
 
     def _write_totals(self) -> None:
         self._write(
@@ -191,11 +247,6 @@ class IndicatorBatch:
             ids,
             list(GROUP_FLOWS),
         )
-        stalls = self._by_case(
-            "SELECT case_id, step, since, until FROM {table}_spans"
-            " WHERE case_id = ANY(%s) AND kind = 'stalled'",
-            ids,
-        )
         old: defaultdict[Any, Counter[tuple[str, date]]] = defaultdict(Counter)
         for row in self._select(
             "DELETE FROM {table}_stock_changes WHERE case_id = ANY(%s)"
@@ -222,7 +273,7 @@ class IndicatorBatch:
                 for since, until in found
             ]
             regrouped += self._regroup(case_id, facts[case_id], stocks["target_group"])
-            change_rows += self._restate_changes(case, stocks, stalls[case_id], old[case_id])
+            change_rows += self._restate_changes(case, stocks, self.stalls[case_id], old[case_id])
         self._write(
             "INSERT INTO {table}_spans (case_id, kind, area, since, until)"
             " VALUES (%s, %s, %s, %s, %s)",
@@ -259,7 +310,7 @@ class IndicatorBatch:
         self,
         case: dict[str, Any],
         stocks: dict[str, list[Interval]],
-        stalls: list[DictRow],
+        stalls: list[dict[str, Any]],
         old: Counter[tuple[str, date]],
     ) -> list[tuple[Any, ...]]:
         """Count the change in the case's share of the stocks' monthly changes; its new rows."""
@@ -286,16 +337,11 @@ class IndicatorBatch:
     # Case events
 
     def _opened(self, event: e.CaseOpened) -> None:
-        at = event.meta.effective_at
-        self.curs.execute(
-            self.sql("INSERT INTO {table}_cases (case_id, area, opened_at) VALUES (%s, %s, %s)"),
-            (event.originator_id, event.area, at),
-        )
         self.cases[event.originator_id] = {
-            "case_id": event.originator_id, "area": event.area, "opened_at": at,
-            "identified_at": None, "diagnosed_at": None, "employed_at": None,
-            "sickness_max_at": None, "closed_at": None,
-        }  # fmt: skip
+            "case_id": event.originator_id, "area": event.area,
+            "opened_at": event.meta.effective_at,
+        } | dict.fromkeys(UPDATED_MOMENTS)  # fmt: skip
+        self.opened.append(event.originator_id)
 
     def _tag(self, event: Any) -> None:
         added = isinstance(event, e.TasmatyoTagAdded)
@@ -337,12 +383,7 @@ class IndicatorBatch:
         self._fact(event, "job_referral")
 
     def _subsidy_applied(self, event: e.SubsidyApplied) -> None:
-        self.curs.execute(
-            self.sql(
-                "INSERT INTO {table}_subsidies (case_id, subsidy_id, kind) VALUES (%s, %s, %s)"
-            ),
-            (event.originator_id, event.subsidy_id, event.kind),
-        )
+        self.new["subsidies"].append((event.originator_id, event.subsidy_id, event.kind))
         self.subsidies[(event.originator_id, event.subsidy_id)] = event.kind
 
     def _subsidy_decided(self, event: e.SubsidyDecided) -> None:
@@ -355,32 +396,20 @@ class IndicatorBatch:
         self._new_handoff(event, event.handoff_id, event.partner, self._case(event)["area"])
 
     def _new_handoff(self, event: Any, handoff_id: str, partner: str, area: str) -> None:
-        self.curs.execute(
-            self.sql(
-                "INSERT INTO {table}_handoffs (case_id, handoff_id, partner, area, requested_at)"
-                " VALUES (%s, %s, %s, %s, %s)"
-            ),
-            (event.originator_id, handoff_id, partner, area, event.meta.effective_at),
-        )
         self.handoffs[(event.originator_id, handoff_id)] = {
-            "partner": partner, "area": area, "acknowledged_at": None,
+            "case_id": event.originator_id, "handoff_id": handoff_id, "partner": partner,
+            "area": area, "requested_at": event.meta.effective_at, "acknowledged_at": None,
+            "new": True, "acknowledged": False,
         }  # fmt: skip
         self._fact(event, "handoff_requested", partner, area)
 
     def _handoff_acknowledged(self, event: e.HandoffAcknowledged) -> None:
         at = event.meta.effective_at
+        self._moved(at)
         handoff = self.handoffs.get((event.originator_id, event.handoff_id))
         if handoff is not None:
             self._moved(handoff["acknowledged_at"])
-            handoff["acknowledged_at"] = at
-        self._moved(at)
-        self.curs.execute(
-            self.sql(
-                "UPDATE {table}_handoffs SET acknowledged_at = %s"
-                " WHERE case_id = %s AND handoff_id = %s"
-            ),
-            (at, event.originator_id, event.handoff_id),
-        )
+            handoff.update(acknowledged_at=at, acknowledged=True)
 
     def _handoff_moved(self, event: Any) -> None:
         handoff = self.handoffs.get((event.originator_id, event.handoff_id))
@@ -399,27 +428,22 @@ class IndicatorBatch:
             self._new_handoff(event, event.new_handoff_id, event.to_partner, area)
 
     def _stalled(self, event: e.StepStalled) -> None:
-        self.curs.execute(
-            self.sql(
-                "INSERT INTO {table}_spans (case_id, kind, step, item, area, since)"
-                " VALUES (%s, 'stalled', %s, %s, %s, %s)"
-            ),
-            (event.originator_id, event.step, event.item or "", self._case(event)["area"],
-             event.meta.effective_at),
-        )  # fmt: skip
+        self._case(event)
+        self.stalls[event.originator_id].append({
+            "step": event.step, "item": event.item or "", "since": event.meta.effective_at,
+            "until": None, "new": True, "cleared": False,
+        })  # fmt: skip
         self.restate.add(event.originator_id)
 
     def _stall_cleared(self, event: e.StallCleared) -> None:
-        self.curs.execute(
-            self.sql(
+        self._case(event)
+        for stall in self.stalls[event.originator_id]:
+            if (stall["step"], stall["item"]) == (event.step, event.item or "") and (
+                stall["until"] is None
+            ):
                 # Cleared by a fact back-dated before the stall: it never ran (an empty span).
-                "UPDATE {table}_spans SET until = GREATEST(since, %s)"
-                " WHERE case_id = %s AND kind = 'stalled'"
-                " AND step = %s AND item = %s AND until IS NULL"
-            ),
-            (event.meta.effective_at, event.originator_id, event.step, event.item or ""),
-        )
-        self.restate.add(self._case(event)["case_id"])
+                stall.update(until=max(stall["since"], event.meta.effective_at), cleared=True)
+        self.restate.add(event.originator_id)
 
     # Employers and training sessions
 
@@ -430,10 +454,7 @@ class IndicatorBatch:
         self._new_entity(event, event.area, event.kind)
 
     def _new_entity(self, event: Any, area: str, kind: str) -> None:
-        self.curs.execute(
-            self.sql("INSERT INTO {table}_entities (entity_id, area, kind) VALUES (%s, %s, %s)"),
-            (event.originator_id, area, kind),
-        )
+        self.new["entities"].append((event.originator_id, area, kind))
         self.entities[event.originator_id] = {"area": area, "kind": kind}
 
     def _interest(self, event: Any) -> None:
