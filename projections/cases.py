@@ -21,11 +21,12 @@ from casework.domain import events as e
 from casework.domain.policy import StallPolicy
 from casework.domain.rules import OPEN_HANDOFF, waiting_steps
 from casework.domain.state import CaseState
-from projections.view import View
+from projections.view import View, topics_of
 
 
 class CaseViews(View):
     name = "cases"
+    topics = topics_of(e.CaseOpened, e.CaseEvent)
     ddl = (
         """CREATE TABLE IF NOT EXISTS {table} (
             case_id uuid PRIMARY KEY,

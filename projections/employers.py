@@ -8,11 +8,21 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 
 from casework.domain import employer as emp
-from projections.view import View
+from projections.view import View, topics_of
+
+CHANGES = {
+    emp.InterestTagAdded: "interested = true",
+    emp.InterestTagRemoved: "interested = false",
+    emp.ServicePackageSent: "packages = packages + 1",
+    emp.VacancyOpened: "open_vacancies = open_vacancies + 1",
+    emp.VacancyFilled: "open_vacancies = open_vacancies - 1",
+    emp.VacancyClosed: "open_vacancies = open_vacancies - 1",
+}
 
 
 class EmployerViews(View):
     name = "employers"
+    topics = topics_of(emp.EmployerRegistered, *CHANGES)
     ddl = (
         """CREATE TABLE IF NOT EXISTS {table} (
             employer_id uuid PRIMARY KEY,
@@ -38,13 +48,6 @@ class EmployerViews(View):
                 (oid, event.business_id, event.name, event.sector, event.area),
             )
             return
-        change = {
-            emp.InterestTagAdded: "interested = true",
-            emp.InterestTagRemoved: "interested = false",
-            emp.ServicePackageSent: "packages = packages + 1",
-            emp.VacancyOpened: "open_vacancies = open_vacancies + 1",
-            emp.VacancyFilled: "open_vacancies = open_vacancies - 1",
-            emp.VacancyClosed: "open_vacancies = open_vacancies - 1",
-        }.get(type(event))
+        change = CHANGES.get(type(event))
         if change:
             curs.execute(self.sql(f"UPDATE {{table}} SET {change} WHERE employer_id = %s"), (oid,))

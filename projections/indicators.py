@@ -70,9 +70,9 @@ from typing import Any
 from psycopg import Cursor
 from psycopg.rows import DictRow
 
-from projections.indicator_batch import IndicatorBatch
+from projections.indicator_batch import HANDLERS, IndicatorBatch
 from projections.months import month_start, next_month
-from projections.view import View
+from projections.view import View, topics_of
 
 TOTAL = "total"
 SUBSIDY_KINDS = ("pay_subsidy", "work_arrangement_subsidy")
@@ -84,6 +84,7 @@ AT_MONTH_END = "_at_month_end"
 class IndicatorViews(View):
     name = "indicators"
     version = 2  # v2: monthly totals kept by the view, not summed when read
+    topics = topics_of(*HANDLERS)
     ddl = (
         # Where each case belongs, and the moments that bound its stocks (earliest to take effect).
         """CREATE TABLE IF NOT EXISTS {table}_cases (

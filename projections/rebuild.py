@@ -44,7 +44,7 @@ def rebuild(
         batch = app.recorder.select_notifications(start=position + 1, limit=BATCH)
         if not batch:
             break
-        events = [app.mapper.to_domain_event(notification) for notification in batch]
+        events = new.decode(app.mapper, batch)
         new.project_batch(events, Tracking(app.name, batch[-1].id), settle=False)
         position, applied = batch[-1].id, applied + len(batch)
         head = app.recorder.max_notification_id() or position

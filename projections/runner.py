@@ -106,7 +106,7 @@ class ViewRunner:
 
     def _project(self, view: View, batch: list[Notification], settle: bool) -> bool:
         try:
-            events = [self.app.mapper.to_domain_event(n) for n in batch]
+            events = view.decode(self.app.mapper, batch)
             view.project_batch(events, Tracking(self.app.name, batch[-1].id), settle)
             return True
         except Exception:
@@ -114,8 +114,8 @@ class ViewRunner:
                 raise
         for notification in batch:
             try:
-                event = self.app.mapper.to_domain_event(notification)
-                view.project(event, Tracking(self.app.name, notification.id))
+                events = view.decode(self.app.mapper, [notification])
+                view.project_batch(events, Tracking(self.app.name, notification.id))
             except Exception as error:  # stop visibly, naming the event; never skip it
                 self.error = (
                     f"view {view.name} stopped at notification {notification.id}"
