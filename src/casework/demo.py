@@ -25,6 +25,16 @@ def sample_identity_code(born: date, number: int) -> str:
     return f"{born:%d%m%y}{sign}{number:03d}{check}"
 
 
+def sample_business_id(n: int) -> str:
+    """A valid business id (Y-tunnus): the first with a valid check digit from `n` on."""
+    while True:
+        digits = f"{n:07d}"
+        rest = sum(int(d) * w for d, w in zip(digits, (7, 9, 10, 5, 8, 4, 2), strict=True)) % 11
+        if rest != 1:
+            return f"{digits}-{0 if rest == 0 else 11 - rest}"
+        n += 1
+
+
 def partner(slug: str) -> Caller:
     return Caller(Actor(f"demo-{slug}", "partner", partner=slug), correlation_id="demo")
 

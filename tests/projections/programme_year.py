@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 import msgspec
 
 from casework.app import CaseworkApp
+from casework.demo import sample_business_id
 from casework.domain import commands as c
 from casework.domain.commands import SubsidyKind
 from casework.domain.employer import AddInterestTag, Employer, RegisterEmployer
@@ -46,16 +47,6 @@ SYSTEM = c.Actor("casework", "system")
 COORDINATOR = c.Actor("coordinator-1", "coordinator")
 PARTNERS = ("kela", "keva", "ilmarinen")
 OUTCOMES = get_args(c.HandoffOutcome)
-
-
-def business_id(n: int) -> str:
-    """A valid Y-tunnus."""
-    while True:
-        digits = f"{n:07d}"
-        rest = sum(int(d) * w for d, w in zip(digits, (7, 9, 10, 5, 8, 4, 2), strict=True)) % 11
-        if rest != 1:
-            return f"{digits}-{0 if rest == 0 else 11 - rest}"
-        n += 1
 
 
 @dataclass
@@ -97,7 +88,7 @@ class ProgrammeYear:
             area = self.areas[n % len(self.areas)]
             at = self.moment(hi=END - timedelta(days=60))
             cmd = RegisterEmployer(
-                business_id=business_id(1_000_000 + n * 13), name=f"Employer {n}",
+                business_id=sample_business_id(1_000_000 + n * 13), name=f"Employer {n}",
                 sector="services", area=area, effective_at=at,
             )  # fmt: skip
             employer = Employer.register(uuid4(), cmd, staff)
