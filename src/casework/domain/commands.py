@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
+from functools import cache
 from typing import Annotated, Literal
 from uuid import UUID
 
@@ -56,7 +57,12 @@ class Command(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
     @classmethod
     def name(cls) -> str:
-        return re.sub(r"(?<!^)(?=[A-Z])", "_", cls.__name__).lower()
+        return _snake_case(cls.__name__)
+
+
+@cache
+def _snake_case(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
 class OpenCase(Command, kw_only=True):
