@@ -35,7 +35,7 @@ from casework.store import (
     CaseworkMapper,
     CaseworkRecorder,
     ChainedEventStore,
-    register_transcodings,
+    casework_transcoder,
 )
 
 SNAPSHOT_INTERVAL = 50
@@ -77,9 +77,8 @@ class CaseworkApp(Application[UUID]):
     def construct_mapper(self) -> CaseworkMapper:
         return CaseworkMapper(transcoder=self.construct_transcoder())
 
-    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
-        super().register_transcodings(transcoder)
-        register_transcodings(transcoder)
+    def construct_transcoder(self) -> JSONTranscoder:
+        return casework_transcoder()
 
     def construct_event_store(self) -> ChainedEventStore:
         return ChainedEventStore(mapper=self.mapper, recorder=self.recorder)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -93,7 +94,9 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
 
     with Path(args.file).open(encoding="utf-8") as lines:
         # Legacy records name no author: steps count as staff work, recorded as the importer.
-        report = import_journeys(app, lines, Actor(args.user, "staff", "*"), show)
+        report = import_journeys(
+            app, lines, Actor(args.user, "staff", "*"), show, workers=args.workers
+        )
     print(file=sys.stderr)
     for error in report.errors:
         print(f"{args.file}:{error.line}: {error.error}", file=sys.stderr)
@@ -187,6 +190,10 @@ def parser() -> argparse.ArgumentParser:
     imp = sub.add_parser("import", help="import historical journeys (JSON lines)")
     imp.add_argument("file", help="one journey per line; format in casework/importer.py")
     imp.add_argument("--user", default="legacy-import", help="who the import is recorded as")
+    imp.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1,
+        help="processes that replay and seal journeys (default: one per CPU)",
+    )  # fmt: skip
     imp.add_argument(
         "--no-journeys", action="store_true", help="do not start journeys (run reconcile later)"
     )

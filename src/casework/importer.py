@@ -12,19 +12,24 @@ One JSON object per line:
 Each step is a case command (the README's table) with the time it took effect; `actor` defaults
 to the importing user. Every line is replayed through the aggregate, so the journey rules hold and
 the stored events are the ordinary ones: sealed with the client's key, hash-chained, in
-notification order. Lines are read in batches of 200: the register is asked about the batch's
-identity codes in one query, and the batch's events and side records (new clients, case register,
-chain heads, register reads) are written with COPY in one transaction, by a writer thread while
-the next batch is prepared. A line that fails is reported with its number and nothing of it is
-written; a batch that clashes with stored rows is written line by line to name the line.
+notification order. Lines are read in batches of 200. The register is asked about the batch's
+identity codes in one query, and each client's key is handed with its lines to the preparing
+processes (`workers`), which replay, seal and hash-chain the journeys without a database. The
+batch's events and side records (new clients, case register, chain heads, register reads) are
+then written with COPY in one transaction, by a writer thread while the next batch is prepared.
+A line that fails is reported with its number and nothing of it is written; a batch that clashes
+with stored rows is written line by line to name the line.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import cache
 from itertools import islice
+from multiprocessing import get_context
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -36,6 +41,13 @@ from casework.domain import commands as c
 from casework.domain.case import ClientCase
 from casework.domain.errors import CaseworkError, ValidationFailed
 from casework.register import NewClient, normalise_identity_code
+from casework.store import (
+    CaseworkMapper,
+    ChainedEventStore,
+    EventRow,
+    casework_transcoder,
+    event_row,
+)
 
 BATCH = 200
 
@@ -70,13 +82,28 @@ class ImportReport(msgspec.Struct):
     errors: list[LineError] = []
 
 
-class _Pending(msgspec.Struct):
+class _Job(msgspec.Struct, frozen=True):
+    """One line to replay, with its client's id and key: preparing it reads no database."""
+
+    line: int
+    journey: ImportedJourney
+    code: str
+    client_id: UUID
+    key: bytes
+    actor: c.Actor
+    now: datetime
+
+
+class _Prepared(msgspec.Struct):
+    """A line's journey as stored events, sealed and hash-chained, ready to be written."""
+
     line: int
     case_id: UUID
     client_id: UUID
-    new_client: NewClient | None
-    events: list[Any]
     closed: bool
+    rows: list[EventRow]  # rows, not StoredEvents: they cross between processes faster
+    heads: dict[UUID, tuple[int, str]]
+    new_client: NewClient | None = None
 
 
 class Seen(msgspec.Struct):
@@ -96,7 +123,7 @@ def _context(actor: c.Actor, now: datetime) -> c.Context:
     return c.Context(actor=actor, recorded_at=now, correlation_id="import")
 
 
-def _replay(
+def replay_journey(
     journey: ImportedJourney, code: str, client_id: UUID, actor: c.Actor, now: datetime
 ) -> ClientCase:
     """The journey through the aggregate: the rules hold for imported facts too."""
@@ -126,25 +153,65 @@ def decode_line(text: str) -> tuple[ImportedJourney, str]:
     return journey, normalise_identity_code(journey.identity_code)
 
 
-def prepare_journey(
-    app: CaseworkApp, journey: ImportedJourney, code: str, actor: c.Actor, number: int, seen: Seen
-) -> _Pending:
-    client_id = seen.clients.get(code)
-    new_client = app.clients.prepare(code) if client_id is None else None
-    if new_client is not None:
-        client_id = new_client.client_id
-    assert client_id is not None
-    case = _replay(journey, code, client_id, actor, datetime.now(UTC))
-    if not case.state.closed and client_id in seen.open_clients:
-        raise ValidationFailed.field("identity_code", "the client already has an open case")
-    seen.clients[code] = client_id
-    if not case.state.closed:
-        seen.open_clients.add(client_id)
-    events = case.collect_events()
-    return _Pending(number, case.id, client_id, new_client, list(events), case.state.closed)
-
-
 LineFailure = (CaseworkError, msgspec.DecodeError, msgspec.ValidationError)
+
+
+class _ClientKey:
+    """The keys a preparing mapper sees: those of the one client whose journey it seals."""
+
+    def __init__(self, client_id: UUID, key: bytes) -> None:
+        self.client_id, self._key = client_id, key
+
+    def remember_case(self, case_id: UUID, client_id: UUID) -> None:
+        pass
+
+    def client_of(self, case_id: UUID) -> UUID:
+        return self.client_id
+
+    def key(self, client_id: UUID) -> bytes:
+        return self._key
+
+
+@cache
+def _sealing_store() -> ChainedEventStore:
+    """Maps and chains events without a database: every imported case starts a new chain."""
+    return ChainedEventStore(CaseworkMapper(transcoder=casework_transcoder()), recorder=None)
+
+
+def prepare_jobs(jobs: list[_Job]) -> list[_Prepared | LineError]:
+    """Replay, seal and chain each line's journey: in a preparing process, or in this one."""
+    store = _sealing_store()
+    done: list[_Prepared | LineError] = []
+    for job in jobs:
+        try:
+            case = replay_journey(job.journey, job.code, job.client_id, job.actor, job.now)
+        except LineFailure as error:
+            done.append(LineError(job.line, _detail(error)))
+            continue
+        store.mapper.keyring = _ClientKey(job.client_id, job.key)  # type: ignore[attr-defined]
+        stored, heads = store.chained(case.collect_events())
+        rows = [event_row(s) for s in stored]
+        done.append(_Prepared(job.line, case.id, job.client_id, case.state.closed, rows, heads))
+    return done
+
+
+@contextmanager
+def _preparer(workers: int) -> Iterator[Callable[[list[_Job]], list[_Prepared | LineError]]]:
+    """Prepare a batch in this process, or split over `workers` processes of their own
+    (started fresh, not forked: this process runs threads and holds connections)."""
+    if workers <= 1:
+        yield prepare_jobs
+        return
+    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+        # Start the processes now: they import casework while the first batch is read.
+        pool.map(prepare_jobs, [[]] * workers)
+
+        def in_parallel(jobs: list[_Job]) -> list[_Prepared | LineError]:
+            size = -(-len(jobs) // workers)
+            parts = [jobs[i : i + size] for i in range(0, len(jobs), size)]
+            return [outcome for part in pool.map(prepare_jobs, parts) for outcome in part]
+
+        yield in_parallel
 
 
 def import_journeys(
@@ -152,18 +219,23 @@ def import_journeys(
     lines: Iterable[str],
     actor: c.Actor,
     report: Callable[[ImportReport], None] = lambda _: None,
+    workers: int = 1,
 ) -> ImportReport:
     """Import every good line; report the others by number.
 
-    A batch is written by a thread of its own while the next one is prepared, so the database's
-    work overlaps the replay; batches are written one at a time, in order."""
+    `workers` processes replay, seal and chain the journeys (this process when 1). A batch is
+    written by a thread of its own while the next one is prepared, so the database's work
+    overlaps the preparation; batches are written one at a time, in order."""
     result, seen = ImportReport(), Seen()
     lines_read = ((n, text) for n, text in enumerate(lines, 1) if text.strip())
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-writer") as writer:
+    with (
+        _preparer(workers) as prepare,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-writer") as writer,
+    ):
         writing: Future[Written] | None = None
         for chunk in batched(lines_read, BATCH):
             result.lines += len(chunk)
-            batch = _prepare_chunk(app, chunk, actor, seen, result)
+            batch = _prepare_chunk(app, chunk, actor, seen, result, prepare)
             if writing is not None:
                 _count(result, writing.result())
                 report(result)
@@ -175,8 +247,13 @@ def import_journeys(
 
 
 def _prepare_chunk(
-    app: CaseworkApp, chunk: list[tuple[int, str]], actor: c.Actor, seen: Seen, result: ImportReport
-) -> list[_Pending]:
+    app: CaseworkApp,
+    chunk: list[tuple[int, str]],
+    actor: c.Actor,
+    seen: Seen,
+    result: ImportReport,
+    prepare: Callable[[list[_Job]], list[_Prepared | LineError]],
+) -> list[_Prepared]:
     decoded = []
     for number, text in chunk:
         try:
@@ -184,12 +261,37 @@ def _prepare_chunk(
         except LineFailure as error:
             result.errors.append(LineError(number, _detail(error)))
     seen.learn(app, {code for _, _, code in decoded})
-    batch = []
+    now = datetime.now(UTC)
+    jobs, new_clients = [], {}
     for number, journey, code in decoded:
-        try:
-            batch.append(prepare_journey(app, journey, code, actor, number, seen))
-        except LineFailure as error:
-            result.errors.append(LineError(number, _detail(error)))
+        client_id = seen.clients.get(code)
+        if client_id is None:
+            new = app.clients.prepare(code)
+            client_id = seen.clients[code] = new.client_id
+            new_clients[client_id] = (code, new)
+        key = app.keyring.key(client_id)
+        if key is None:
+            result.errors.append(LineError(number, "the client's personal data was erased"))
+            continue
+        jobs.append(_Job(number, journey, code, client_id, key, actor, now))
+    batch = []
+    for outcome in prepare(jobs):  # in line order: the first open case of a client goes in
+        if isinstance(outcome, LineError):
+            result.errors.append(outcome)
+            continue
+        if not outcome.closed:
+            if outcome.client_id in seen.open_clients:
+                error = ValidationFailed.field(
+                    "identity_code", "the client already has an open case"
+                )
+                result.errors.append(LineError(outcome.line, _detail(error)))
+                continue
+            seen.open_clients.add(outcome.client_id)
+        # A new client is written with the first of its lines that goes in.
+        outcome.new_client = new_clients.pop(outcome.client_id, (None, None))[1]
+        batch.append(outcome)
+    for code, _ in new_clients.values():  # no line of theirs went in: not registered
+        del seen.clients[code]
     return batch
 
 
@@ -204,42 +306,43 @@ def _detail(error: Exception) -> str:
 
 
 class Written(msgspec.Struct):
-    lines: list[_Pending]
+    lines: list[_Prepared]
     clashes: list[LineError]
 
 
-def _flush(app: CaseworkApp, batch: list[_Pending], actor: c.Actor) -> Written:
+def _flush(app: CaseworkApp, batch: list[_Prepared], actor: c.Actor) -> Written:
     try:
         write_batch(app, batch, actor)
         return Written(batch, [])
     except IntegrityError:
         # One line clashed with what is already stored: save line by line to name it.
         written = Written([], [])
-        for pending in batch:
+        for prepared in batch:
             try:
-                write_batch(app, [pending], actor)
-                written.lines.append(pending)
+                write_batch(app, [prepared], actor)
+                written.lines.append(prepared)
             except IntegrityError:
-                written.clashes.append(LineError(pending.line, "clashes with stored data"))
+                written.clashes.append(LineError(prepared.line, "clashes with stored data"))
         return written
 
 
 def _count(result: ImportReport, written: Written) -> None:
-    for pending in written.lines:
+    for prepared in written.lines:
         result.cases += 1
-        result.events += len(pending.events)
-        if not pending.closed:
-            result.open_cases.append(pending.case_id)
+        result.events += len(prepared.rows)
+        if not prepared.closed:
+            result.open_cases.append(prepared.case_id)
     result.errors = sorted([*result.errors, *written.clashes], key=lambda error: error.line)
 
 
-def write_batch(app: CaseworkApp, batch: list[_Pending], actor: c.Actor) -> None:
+def write_batch(app: CaseworkApp, batch: list[_Prepared], actor: c.Actor) -> None:
     if not batch:
         return
-    for pending in batch:
-        app.keyring.remember_case(pending.case_id, pending.client_id)
+    for prepared in batch:
+        app.keyring.remember_case(prepared.case_id, prepared.client_id)
     app.events.put_new(
-        [event for pending in batch for event in pending.events],
+        [row for prepared in batch for row in prepared.rows],
+        {case: head for prepared in batch for case, head in prepared.heads.items()},
         new_clients=[p.new_client for p in batch if p.new_client],
         cases=[(p.case_id, p.client_id, not p.closed) for p in batch],
         # Each line looked its client up in the register: record it, as every read is.

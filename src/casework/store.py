@@ -26,6 +26,8 @@ import msgspec
 import psycopg
 from cryptography.exceptions import InvalidTag
 from eventsourcing.persistence import (
+    DatetimeAsISO,
+    DecimalAsStr,
     EventStore,
     IntegrityError,
     JSONTranscoder,
@@ -34,6 +36,7 @@ from eventsourcing.persistence import (
     Recording,
     StoredEvent,
     Transcoding,
+    UUIDAsHex,
 )
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.utils import get_topic, resolve_topic
@@ -102,11 +105,17 @@ class DateAsISO(Transcoding):
         return date.fromisoformat(data)
 
 
-def register_transcodings(transcoder: JSONTranscoder) -> None:
+def casework_transcoder() -> JSONTranscoder:
+    """The transcoder of stored events: eventsourcing's transcodings and ours."""
+    transcoder = JSONTranscoder()
+    transcoder.register(UUIDAsHex())
+    transcoder.register(DecimalAsStr())
+    transcoder.register(DatetimeAsISO())
     transcoder.register(SealedAsBase64())
     transcoder.register(DateAsISO())
     transcoder.register(StructAsDict(EventMeta, "event_meta"))
     transcoder.register(StructAsDict(CaseState, "case_state"))
+    return transcoder
 
 
 def chain_hash(stored: StoredEvent) -> str:
@@ -188,6 +197,14 @@ class CaseworkMapper(Mapper[UUID]):
             return {"withheld": "tampered"}
 
 
+EventRow = tuple[UUID, int, str, bytes]
+"""A stored event as COPY writes it: originator id and version, topic, state."""
+
+
+def event_row(stored: StoredEvent) -> EventRow:
+    return (stored.originator_id, stored.originator_version, stored.topic, stored.state)
+
+
 class ChainedEventStore(EventStore[UUID]):
     HEADS_CACHED = 10_000
 
@@ -209,7 +226,7 @@ class ChainedEventStore(EventStore[UUID]):
             raise LookupError(f"{originator_id} has no version {version} to chain onto")
         return chain_hash(rows[0])
 
-    def _chained(
+    def chained(
         self, domain_events: Sequence[Any]
     ) -> tuple[list[StoredEvent], dict[UUID, tuple[int, str]]]:
         """The events as stored, each carrying its predecessor's hash; the new head per case."""
@@ -233,7 +250,7 @@ class ChainedEventStore(EventStore[UUID]):
                 self._heads.popitem(last=False)
 
     def put(self, domain_events: Sequence[Any], **kwargs: Any) -> list[Recording[UUID]]:
-        stored_events, heads = self._chained(domain_events)
+        stored_events, heads = self.chained(domain_events)
         ids = self.recorder.insert_events(stored_events, chain_heads=heads, **kwargs) or []
         self._remember(heads)
         return [
@@ -241,18 +258,20 @@ class ChainedEventStore(EventStore[UUID]):
             for d, s, n in zip(domain_events, stored_events, ids, strict=True)
         ]
 
-    def put_new(self, domain_events: Sequence[Any], **side_records: Any) -> None:
-        """Store the events of new aggregates with COPY (the bulk import): the same stored
-        events as `put`, in one transaction with the side records."""
-        stored_events, heads = self._chained(domain_events)
-        self.recorder.copy_new_events(stored_events, chain_heads=heads, **side_records)
+    def put_new(
+        self, rows: Sequence[EventRow], heads: dict[UUID, tuple[int, str]], **side_records: Any
+    ) -> None:
+        """Store the events of new aggregates, mapped and chained by `chained` (in this process
+        or another) and handed over as rows, with COPY in one transaction with the side records:
+        the bulk import."""
+        self.recorder.copy_new_events(rows, chain_heads=heads, **side_records)
         self._remember(heads)
 
 
 class CaseworkRecorder(PostgresApplicationRecorder):
     def copy_new_events(
         self,
-        stored_events: Sequence[StoredEvent],
+        rows: Sequence[EventRow],
         *,
         chain_heads: dict[UUID, tuple[int, str]],
         new_clients: Sequence[tuple[UUID, bytes, bytes, bytes]] = (),
@@ -273,18 +292,13 @@ class CaseworkRecorder(PostgresApplicationRecorder):
         ]  # fmt: skip
         try:
             with self.datastore.transaction(commit=True) as curs:
-                for table, rows in copies:
-                    self._copy(curs, table, rows)
+                for table, records in copies:
+                    self._copy(curs, table, records)
                 # Notification ids must commit in the order they are issued, as in `put`.
                 self._lock_table(curs)
                 self._notify_channel(curs)
-                events = [
-                    (e.originator_id, e.originator_version, e.topic, e.state) for e in stored_events
-                ]
                 table = f'"{self.datastore.schema}"."{self.events_table_name}"'
-                self._copy(
-                    curs, f"{table} (originator_id, originator_version, topic, state)", events
-                )
+                self._copy(curs, f"{table} (originator_id, originator_version, topic, state)", rows)
         except psycopg.IntegrityError as error:
             raise IntegrityError(error) from error
 

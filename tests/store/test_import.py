@@ -6,6 +6,8 @@ import json
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
+import pytest
+
 from casework.audit import history, verify
 from casework.domain import commands as c
 from casework.importer import import_journeys
@@ -65,7 +67,8 @@ def test_imported_journeys_are_ordinary_sealed_chained_events(app, database):
     assert app.clients.identity_code(client_id, IMPORTER, "test") == code
 
 
-def test_a_bad_line_is_named_and_nothing_of_it_is_written(app, database):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_bad_line_is_named_and_nothing_of_it_is_written(app, database, workers):
     before = event_count(database)
     clients = sql(database, "SELECT count(*) FROM clients")[0][0]
     lines = [
@@ -77,7 +80,7 @@ def test_a_bad_line_is_named_and_nothing_of_it_is_written(app, database):
         journey(new_code(), closed=True),
         journey(new_code(), (-1, "add_note", {"text": "before the opening"})),
     ]
-    report = import_journeys(app, lines, IMPORTER)
+    report = import_journeys(app, lines, IMPORTER, workers=workers)
 
     assert [e.line for e in report.errors] == [2, 3, 4, 5, 7]
     assert "needs an identified client" in report.errors[1].error
@@ -90,8 +93,29 @@ def test_a_bad_line_is_named_and_nothing_of_it_is_written(app, database):
     assert sql(database, "SELECT count(*) FROM clients")[0][0] == clients + 2
 
 
-def test_a_second_open_case_for_a_client_is_refused_within_one_import(app):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_second_open_case_for_a_client_is_refused_within_one_import(app, database, workers):
     code = new_code()
-    report = import_journeys(app, [journey(code), journey(code)], IMPORTER)
+    clients = sql(database, "SELECT count(*) FROM clients")[0][0]
+    report = import_journeys(app, [journey(code), journey(code)], IMPORTER, workers=workers)
     assert [e.line for e in report.errors] == [2]
     assert report.cases == 1
+    assert sql(database, "SELECT count(*) FROM clients")[0][0] == clients + 1
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_client_whose_first_line_fails_is_registered_with_its_next_good_line(
+    app, database, workers
+):
+    code = new_code()
+    lines = [
+        journey(code, (3, "refer_to_coaching", {})),  # illegal: not identified
+        journey(code, closed=True),
+        journey(code),
+    ]
+    report = import_journeys(app, lines, IMPORTER, workers=workers)
+    assert [e.line for e in report.errors] == [1]
+    assert (report.cases, len(report.open_cases)) == (2, 1)
+    (case_id,) = report.open_cases
+    client_id = UUID(app.get_case(case_id).state.client_id)
+    assert app.clients.identity_code(client_id, IMPORTER, "test") == code
