@@ -223,7 +223,8 @@ def import_journeys(
 ) -> ImportReport:
     """Import every good line; report the others by number.
 
-    `workers` processes replay, seal and chain the journeys (this process when 1). A batch is
+    `workers` processes replay, seal and chain the journeys (this process when 1); they are
+    spawned, so a script that calls this with more than one needs the `__main__` guard. A batch is
     written by a thread of its own while the next one is prepared, so the database's work
     overlaps the preparation; batches are written one at a time, in order."""
     result, seen = ImportReport(), Seen()
