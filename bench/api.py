@@ -59,7 +59,7 @@ from casework.domain.case import ClientCase
 from casework.domain.policy import shipped_policy
 from casework.domain.state import CaseState
 from casework.logs import configure_logging
-from casework.service import Engines, api_server
+from casework.service import Engines, api_server, hand_the_gil_over_quickly
 from casework.settings import Settings
 from projections.service import Projections
 from workflows.client import Journeys
@@ -303,6 +303,7 @@ async def service_stack(
     """
     log_dir = Path(tempfile.mkdtemp(prefix="cwb-logs-"))
     log_path = log_dir / "service.log"
+    hand_the_gil_over_quickly()  # as engines() does for every service process
     app = TimedApp(database, master_key)
     try:
         with service_logs(log_path):

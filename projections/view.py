@@ -54,6 +54,9 @@ class View(PostgresTrackingRecorder):
         psycopg 3.3.9 handed a read the result of an earlier INSERT on the third rebuild of the
         indicators from 2,000 imported journeys (a wrong result could as well pass unnoticed)."""
         with self.datastore.transaction(commit=True) as curs:
+            # A view is derived: a crash may lose its last commits, never half of one (rows and
+            # tracking commit together), so it need not wait for the disk.
+            curs.execute("SET LOCAL synchronous_commit = off")
             if events:
                 self.apply_batch(curs, events)
             if settle:
