@@ -50,9 +50,9 @@ def _put(app: CaseworkApp, lines: list[str]) -> None:
         app.events.put(events)
 
 
-P7_WORKERS = 2
+IMPORT_WORKERS = 2
 P7_SIDES: dict[str, Callable[[CaseworkApp, list[str]], object]] = {
-    "import": lambda app, lines: import_journeys(app, lines, IMPORTER, workers=P7_WORKERS),
+    "import": lambda app, lines: import_journeys(app, lines, IMPORTER, workers=IMPORT_WORKERS),
     "one process": lambda app, lines: import_journeys(app, lines, IMPORTER, workers=1),
     "put": _put,
 }
@@ -79,7 +79,7 @@ def bench_import(server: Database, master_key: bytes, cases: int = 6000, rounds:
         rows=[
             Row(
                 "P7 bulk import",
-                f"casework import, {P7_WORKERS} preparing processes (COPY per 200 journeys, "
+                f"casework import, {IMPORT_WORKERS} preparing processes (COPY per 200 journeys, "
                 "written while the next batch is prepared)",
                 rate["import"],
                 "events/s",
@@ -109,7 +109,7 @@ def bench_import(server: Database, master_key: bytes, cases: int = 6000, rounds:
             "database per side and round (who goes first rotates). Every side decodes each line, "
             "makes a new client key, replays the journey through the aggregate, seals and "
             "hash-chains its events. The import (import_journeys, as `casework import` runs "
-            f"it) also looks each batch's identity codes up in one query; {P7_WORKERS} "
+            f"it) also looks each batch's identity codes up in one query; {IMPORT_WORKERS} "
             "processes of its own replay, seal and chain, and a writer thread COPYs events, new "
             "clients, case register, chain heads and register reads in one transaction per "
             "batch while the next batch is prepared. 'Prepared in its own process' is the same "
@@ -237,7 +237,9 @@ def bench_reads_at_scale(server: Database, master_key: bytes, cases: int = 100_0
                 last[0] = now()
                 progress(f"P5: imported {r.lines:,}/{cases:,} journeys, {r.events:,} events")
 
-        result = import_journeys(app, journeys(cases, seed=5), IMPORTER, report)
+        result = import_journeys(
+            app, journeys(cases, seed=5), IMPORTER, report, workers=IMPORT_WORKERS
+        )
         import_seconds = now() - started
         projections = Projections(app, shipped_policy())
         build: dict[str, float] = {}
@@ -283,7 +285,8 @@ def bench_reads_at_scale(server: Database, master_key: bytes, cases: int = 100_0
         ],
         notes=[
             f"P5: {cases:,} seeded journeys, {result.events:,} events, "
-            f"{len(result.open_cases):,} open cases, imported in {import_seconds:.0f} s "
+            f"{len(result.open_cases):,} open cases, imported by {IMPORT_WORKERS} preparing "
+            f"processes in {import_seconds:.0f} s "
             f"({result.events / import_seconds:,.0f} events/s); views built by rebuild at "
             + ", ".join(f"{name} {rate:,.0f} events/s" for name, rate in build.items())
             + f". Database {size}. Reads call the query functions the API routes call "
