@@ -29,7 +29,7 @@ class View(PostgresTrackingRecorder):
     version: ClassVar[int] = 1
     ddl: ClassVar[tuple[str, ...]] = ()
     # The stored topics of the events the view applies (None: every event). The others are
-    # not even decoded: decoding costs twice what reading the log does.
+    # not even decoded: decoding costs two to three times what reading the log does.
     topics: ClassVar[frozenset[str] | None] = None
 
     def __init__(self, datastore: PostgresDatastore, suffix: str = "") -> None:

@@ -263,6 +263,7 @@ def _prepare_chunk(
             result.errors.append(LineError(number, _detail(error)))
     seen.learn(app, {code for _, _, code in decoded})
     now = datetime.now(UTC)
+    keys = app.keyring.keys(seen.clients[code] for _, _, code in decoded if code in seen.clients)
     jobs, new_clients = [], {}
     for number, journey, code in decoded:
         client_id = seen.clients.get(code)
@@ -270,7 +271,8 @@ def _prepare_chunk(
             new = app.clients.prepare(code)
             client_id = seen.clients[code] = new.client_id
             new_clients[client_id] = (code, new)
-        key = app.keyring.key(client_id)
+            keys[client_id] = app.keyring.key(client_id)  # cached by prepare
+        key = keys[client_id]
         if key is None:
             result.errors.append(LineError(number, "the client's personal data was erased"))
             continue

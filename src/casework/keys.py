@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import os
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 from uuid import UUID
 
@@ -98,17 +99,30 @@ class KeyRing:
 
     def key(self, client_id: UUID) -> bytes | None:
         """The client's key, or None once it has been destroyed."""
+        return self.keys([client_id])[client_id]
+
+    def keys(self, client_ids: Iterable[UUID]) -> dict[UUID, bytes | None]:
+        """Many clients' keys; those not yet cached are read in one query."""
+        wanted = set(client_ids)
         with self._lock:
-            if client_id in self._keys:
-                return self._keys[client_id]
-        with self.datastore.transaction(commit=False) as curs:
-            curs.execute("SELECT wrapped FROM client_keys WHERE client_id = %s", (client_id,))
-            row = curs.fetchone()
-        wrapped = row["wrapped"] if row else None
-        key = unseal(self.master_key, wrapped, f"client-key:{client_id}") if wrapped else None
+            missing = [client_id for client_id in wanted if client_id not in self._keys]
+        if missing:
+            with self.datastore.transaction(commit=False) as curs:
+                curs.execute(
+                    "SELECT client_id, wrapped FROM client_keys WHERE client_id = ANY(%s)",
+                    (missing,),
+                )
+                wrapped = {row["client_id"]: row["wrapped"] for row in curs.fetchall()}
+            opened = {client_id: self._unwrap(client_id, wrapped.get(client_id))
+                      for client_id in missing}  # fmt: skip
+            with self._lock:
+                self._keys |= opened
         with self._lock:
-            self._keys[client_id] = key
-        return key
+            return {client_id: self._keys[client_id] for client_id in wanted}
+
+    def _unwrap(self, client_id: UUID, wrapped: bytes | None) -> bytes | None:
+        """A stored client key opened with the master key; None once destroyed."""
+        return unseal(self.master_key, wrapped, f"client-key:{client_id}") if wrapped else None
 
     def forget(self, client_id: UUID) -> None:
         with self._lock:
