@@ -61,6 +61,9 @@ class JourneyWorkflow:
         self.handoff_tasks: dict[str, asyncio.Task[HandoffResult]] = {}
         self.signals: set[asyncio.Task[None]] = set()
         self.handoff_outcomes: dict[str, str] = {}
+        # One write at a time: concurrent updates on one case would otherwise race each other
+        # to the same version in the store, and the losers be retried or refused as stale.
+        self.writing = asyncio.Lock()
 
     @workflow.run
     async def run(self, start: JourneyInput) -> JourneyResult:
@@ -135,7 +138,9 @@ class JourneyWorkflow:
         assert self.state is not None
         case_id = UUID(self.state.case_id)
         try:
-            self._apply(await write(system_request(case_id, self.state.version, command)))
+            async with self.writing:
+                outcome = await write(system_request(case_id, self.state.version, command))
+            self._apply(outcome)
         except ApplicationError as error:
             workflow.logger.info("system command refused", extra={"code": error.type})
             # Usually another write moved the case on: read it and decide again.
@@ -185,9 +190,10 @@ class JourneyWorkflow:
         request = self._request(name, args)
         # Always keyed: should this workflow task fail after the write, its retry writes once.
         key = request.idempotency_key or f"update:{workflow.current_update_info().id}"
-        outcome = await write(
-            msgspec.structs.replace(request, idempotency_key=key, workflow_time=workflow.now())
-        )
+        async with self.writing:
+            outcome = await write(
+                msgspec.structs.replace(request, idempotency_key=key, workflow_time=workflow.now())
+            )
         self._apply(outcome)
         return outcome
 

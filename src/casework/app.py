@@ -106,7 +106,7 @@ class CaseworkApp(Application[UUID]):
     ) -> CommandResult:
         """Open a programme case for the client with this identity code (registered if new)."""
         scope = open_case_scope(ctx.actor)
-        digest = self._digest(cmd)
+        digest = self.request_digest(cmd)
         if idempotency_key and (earlier := self._replay(scope, idempotency_key, digest)):
             return earlier
         client_id = self.clients.find_or_register(cmd.identity_code, ctx.actor)
@@ -153,7 +153,7 @@ class CaseworkApp(Application[UUID]):
     ) -> tuple[CommandResult, CaseState]:
         """`execute`, also answering with the case's state after the command."""
         scope = case_scope(case_id)
-        digest = self._digest(cmd)
+        digest = self.request_digest(cmd)
         for attempt in range(1, CONFLICT_ATTEMPTS + 1):
             if idempotency_key and (earlier := self._replay(scope, idempotency_key, digest)):
                 return earlier, self.get_case(case_id).state
@@ -217,11 +217,36 @@ class CaseworkApp(Application[UUID]):
 
     # Idempotency and the register
 
-    def earlier_result(self, scope: str, key: str, cmd: c.Command) -> CommandResult | None:
-        """The recorded result of an earlier command with this key, marked as replayed."""
-        return self._replay(scope, key, self._digest(cmd))
+    def claim(self, scope: str, key: str, cmd: c.Command) -> CommandResult | None:
+        """Claim an idempotency key for this command before it runs.
+
+        The first caller claims it. A later caller with the same command gets the recorded
+        result once there is one (None while the first is still running: sending the same
+        command again is harmless, it is keyed all the way down); with another command, an
+        IdempotencyKeyReused — so of two concurrent bodies under one key, one is refused.
+        """
+        digest = self.request_digest(cmd)
+        with self.recorder.datastore.transaction(commit=True) as curs:  # type: ignore[attr-defined]
+            curs.execute(
+                "INSERT INTO idempotency_keys (scope, key, request_digest) VALUES (%s, %s, %s) "
+                "ON CONFLICT (scope, key) DO NOTHING",
+                (scope, key, digest),
+            )
+            if curs.rowcount == 1:
+                return None
+        return self._replay(scope, key, digest)
+
+    def release(self, scope: str, key: str, cmd: c.Command) -> None:
+        """Give up a claim whose command was refused (nothing was written), so the key is free."""
+        with self.recorder.datastore.transaction(commit=True) as curs:  # type: ignore[attr-defined]
+            curs.execute(
+                "DELETE FROM idempotency_keys WHERE scope = %s AND key = %s"
+                " AND request_digest = %s AND response IS NULL",
+                (scope, key, self.request_digest(cmd)),
+            )
 
     def _replay(self, scope: str, key: str, digest: bytes) -> CommandResult | None:
+        """The recorded result under this key, marked as replayed; None if there is none yet."""
         with self.recorder.datastore.transaction(commit=False) as curs:  # type: ignore[attr-defined]
             curs.execute(
                 "SELECT request_digest, response FROM idempotency_keys "
@@ -235,10 +260,13 @@ class CaseworkApp(Application[UUID]):
             raise IdempotencyKeyReused(
                 "this Idempotency-Key was already used for a different command"
             )
+        if row["response"] is None:
+            return None  # claimed, not yet answered
         result = msgspec.json.decode(row["response"], type=CommandResult)
         return msgspec.structs.replace(result, replayed=True)
 
-    def _digest(self, cmd: c.Command) -> bytes:
+    def request_digest(self, cmd: c.Command) -> bytes:
+        """What identifies a request under an idempotency key: its command and body."""
         # Keyed, because an OpenCase body holds an identity code.
         return self.keyring.digest(cmd.name() + msgspec.json.encode(cmd).decode(), "request")
 

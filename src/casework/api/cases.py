@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
@@ -21,6 +23,7 @@ from casework.domain import events
 from casework.domain.access import HEALTH_EVENTS, HEALTH_FIELDS, may_see_case, may_see_health
 from casework.domain.case import ClientCase
 from casework.domain.errors import (
+    CaseworkError,
     IllegalStep,
     NotPermitted,
     UnknownCase,
@@ -91,11 +94,12 @@ class CaseController(Controller):
     ) -> Response[dict[str, Any]]:
         cmd = validate(c.OpenCase, parse_json(await request.body()))
         key = _idempotency_key(request)
-        if key and (earlier := await _earlier(services, open_case_scope(actor), key, cmd)):
-            return _command_response(earlier, status=201)
-        outcome = await services.journeys.open_case(
-            msgspec.to_builtins(cmd), _caller(request, actor), key
-        )
+        async with _claimed(services, open_case_scope(actor), key, cmd) as earlier:
+            if earlier:
+                return _command_response(earlier, status=201)
+            outcome = await services.journeys.open_case(
+                msgspec.to_builtins(cmd), _caller(request, actor), key
+            )
         return _command_response(outcome, status=201)
 
     @get("/", operation_id="listCases", summary="Cases, most recently active first (from a view)")
@@ -173,13 +177,13 @@ class CaseController(Controller):
             raise UnknownCommand(name)
         cmd = validate(cls, parse_json(await request.body()))
         expected, key = _if_match(request), _idempotency_key(request)
-        # A retry is answered from PostgreSQL: Temporal de-duplicates within one run only.
-        if key and (earlier := await _earlier(services, case_scope(case_id), key, cmd)):
-            return _command_response(earlier)
         try:
-            outcome = await services.journeys.run(
-                case_id, name, msgspec.to_builtins(cmd), _caller(request, actor), expected, key
-            )
+            async with _claimed(services, case_scope(case_id), key, cmd) as earlier:
+                if earlier:
+                    return _command_response(earlier)
+                outcome = await services.journeys.run(
+                    case_id, name, msgspec.to_builtins(cmd), _caller(request, actor), expected, key
+                )
         except Refused as refused:
             if refused.code == "stale_version" and expected is not None:
                 refused.details["events_since"] = await to_thread.run_sync(
@@ -223,10 +227,22 @@ class CaseController(Controller):
         return {"items": out, "next": None}
 
 
-async def _earlier(
-    services: Services, scope: str, key: str, cmd: c.Command
-) -> CommandResult | None:
-    return await to_thread.run_sync(services.app.earlier_result, scope, key, cmd)
+@contextlib.asynccontextmanager
+async def _claimed(
+    services: Services, scope: str, key: str | None, cmd: c.Command
+) -> AsyncIterator[CommandResult | None]:
+    """Claim the Idempotency-Key in PostgreSQL before the command runs (Temporal
+    de-duplicates within one workflow run only); yield the earlier answer to a retry. A refused
+    command wrote nothing, so its claim is given up."""
+    if key is None:
+        yield None
+        return
+    earlier = await to_thread.run_sync(services.app.claim, scope, key, cmd)
+    try:
+        yield earlier
+    except (Refused, CaseworkError):
+        await to_thread.run_sync(services.app.release, scope, key, cmd)
+        raise
 
 
 def _protected(event_type: str, field: str) -> bool:
