@@ -4,12 +4,16 @@ What has arrived since the last transaction is applied together, in one transact
 tracking record: under load a view takes bigger bites instead of falling behind one commit at a
 time (with one transaction per event, P3 saw the views 500 events behind at 33 commands/s).
 
-A view that fails on an event stops, and says which event: it never skips one silently. Its lag
-(events and seconds behind the log) is what `/ready` and `/metrics` report.
+A view that fails on an event says which event, keeps serving what it had (its tables stay as
+they were after the last good batch) and tries that event again, waiting longer each time (1 s,
+doubling, at most a minute): a failure that passes (PostgreSQL restarting) heals by itself, and a
+bug fixed and deployed resumes the view where it stopped. It never skips an event. Its failure, lag
+(events and seconds behind the log) and failure count are what `/ready` and `/metrics` report.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -17,6 +21,7 @@ from queue import Empty, Full, Queue
 from typing import Any
 
 import msgspec
+import psycopg
 import structlog
 from eventsourcing.persistence import Notification, Subscription, Tracking
 
@@ -25,6 +30,8 @@ from projections.view import View
 
 log = structlog.get_logger("casework.projections")
 BATCH = 500
+RETRY_FIRST_SECONDS = 1.0
+RETRY_MAX_SECONDS = 60.0
 
 
 class ViewStatus(msgspec.Struct, frozen=True):
@@ -35,6 +42,11 @@ class ViewStatus(msgspec.Struct, frozen=True):
     lag_seconds: float
     running: bool
     error: str | None = None
+    failures: int = 0
+
+
+class FailedAt(Exception):
+    """A view failed on one event (its `error` names it)."""
 
 
 class ViewRunner:
@@ -45,6 +57,7 @@ class ViewRunner:
         self.app = app
         self.current: Callable[[], View] = view if callable(view) else (lambda: view)
         self.error: str | None = None
+        self.failures = 0  # since start: how often the view failed and tried again
         self._subscription: Subscription[Any] | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
@@ -72,9 +85,20 @@ class ViewRunner:
         return self.view.max_tracking_id(self.app.name) or 0
 
     def _run(self) -> None:
+        delay = RETRY_FIRST_SECONDS
         while not self._stopping.is_set():
-            if not self._follow(self.current()):
-                return
+            try:
+                if not self._follow(self.current()):
+                    return
+                continue
+            except FailedAt:
+                pass  # named already
+            except Exception as error:  # PostgreSQL away, a subscription lost: say so, retry
+                self.error = f"view {self.view.name} failed: {describe(error)}"
+                log.error("view failed", view=self.view.name, error=self.error)
+            self.failures += 1
+            self._stopping.wait(delay)
+            delay = min(delay * 2, RETRY_MAX_SECONDS)
 
     def _follow(self, view: View) -> bool:
         """Project into `view` until stopped (False) or its tables are swapped out (True).
@@ -97,35 +121,38 @@ class ViewRunner:
                 while (batch := _take(arrived, BATCH)) and not self._stopping.is_set():
                     if self.current() is not view:
                         return True  # a rebuild swapped in new tables: go on from their position
-                    if not self._project(view, batch, settle=arrived.empty()):
-                        return False
+                    self._project(view, batch, settle=arrived.empty())
+                    self.error = None
                 return not self._stopping.is_set()
             finally:
                 done.set()
                 subscription.stop()
 
-    def _project(self, view: View, batch: list[Notification], settle: bool) -> bool:
+    def _project(self, view: View, batch: list[Notification], settle: bool) -> None:
         try:
             events = view.decode(self.app.mapper, batch)
             view.project_batch(events, Tracking(self.app.name, batch[-1].id), settle)
-            return True
-        except Exception:
+            return
+        except Exception as error:
             if len(batch) == 1:
-                raise
-        for notification in batch:
+                self._failed(view, batch[0], error)
+        for notification in batch:  # which one? Apply them one at a time
             try:
                 events = view.decode(self.app.mapper, [notification])
                 view.project_batch(events, Tracking(self.app.name, notification.id))
-            except Exception as error:  # stop visibly, naming the event; never skip it
-                self.error = (
-                    f"view {view.name} stopped at notification {notification.id}"
-                    f" ({notification.topic.rsplit(':', 1)[-1]}"
-                    f" v{notification.originator_version}"
-                    f" of {notification.originator_id}): {type(error).__name__}: {error}"
-                )
-                log.error("view stopped", view=view.name, error=self.error)
-                return False
-        return True
+            except Exception as error:
+                self._failed(view, notification, error)
+
+    def _failed(self, view: View, notification: Notification, error: Exception) -> None:
+        """Record which event the view failed on, and stop this pass: never skip it."""
+        self.error = (
+            f"view {view.name} failed at notification {notification.id}"
+            f" ({notification.topic.rsplit(':', 1)[-1]}"
+            f" v{notification.originator_version}"
+            f" of {notification.originator_id}): {describe(error)}"
+        )
+        log.error("view failed", view=view.name, error=self.error)
+        raise FailedAt(self.error) from error
 
     def status(self) -> ViewStatus:
         position = self.position
@@ -134,13 +161,25 @@ class ViewRunner:
         if head > position:
             oldest = self.app.recorder.select_notifications(start=position + 1, limit=1)
             if oldest:
-                recorded = self.app.mapper.to_domain_event(oldest[0]).timestamp
-                lag_seconds = max(0.0, (datetime.now(UTC) - recorded).total_seconds())
+                # Read the time without decoding the event: it may be the one the view fails on.
+                with contextlib.suppress(Exception):
+                    recorded = self.app.mapper.transcoder.decode(oldest[0].state)["timestamp"]
+                    lag_seconds = max(0.0, (datetime.now(UTC) - recorded).total_seconds())
         running = self._thread is not None and self._thread.is_alive() and self.error is None
         return ViewStatus(
             self.view.name, position, head, head - position, round(lag_seconds, 3), running,
-            self.error,
+            self.error, self.failures,
         )  # fmt: skip
+
+
+def describe(error: Exception) -> str:
+    """An error by its kind only: messages can quote the values of an event (personal data)."""
+    if isinstance(error, psycopg.Error) and error.sqlstate:
+        return f"{type(error).__name__} (SQLSTATE {error.sqlstate})"
+    cause = error.__cause__
+    if isinstance(cause, psycopg.Error) and cause.sqlstate:
+        return f"{type(error).__name__} (SQLSTATE {cause.sqlstate})"
+    return type(error).__name__
 
 
 def _feed(

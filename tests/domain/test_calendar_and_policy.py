@@ -92,6 +92,18 @@ def test_the_day_is_counted_in_helsinki_not_in_utc() -> None:
     assert calendar.working_days_between(late, datetime(2026, 6, 21, 22, 30, tzinfo=UTC)) == 1
 
 
+def test_deadlines_of_a_fact_from_1989_are_counted_with_that_years_holidays() -> None:
+    # An opening back-dated to 1989 once made the journey's workflow task and the case view fail
+    # for good ("no holiday calendar"): the calendar must be total over what the store may hold.
+    start = datetime(1989, 12, 22, 10, 0, tzinfo=UTC)  # Friday before Christmas
+    assert calendar.add_working_days(start, 3) == datetime(1989, 12, 29, 10, 0, tzinfo=UTC)
+
+
+def test_a_deadline_may_run_past_the_last_year_a_fact_may_fall_in() -> None:
+    start = datetime(calendar.YEARS[-1], 12, 30, 10, 0, tzinfo=UTC)
+    assert calendar.add_working_days(start, 60) > datetime(calendar.YEARS[-1] + 1, 3, 1, tzinfo=UTC)
+
+
 def test_zero_working_days_is_the_start_itself() -> None:
     start = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
     assert calendar.add_working_days(start, 0) == start

@@ -146,33 +146,68 @@ async def test_ready_and_metrics_report_each_views_lag(http):
 
 
 class Brittle(CaseViews):
-    """A view that cannot handle notes: stands in for a bug met in production."""
+    """A view that cannot handle notes while `broken`: stands in for a bug met in production."""
 
     name = "brittle"
+    broken = True
 
     def apply_batch(self, curs: Any, events: list[Any]) -> None:
-        if any(type(event).__name__ == "NoteAdded" for event in events):
+        if self.broken and any(type(event).__name__ == "NoteAdded" for event in events):
             raise ValueError("cannot handle notes")
         super().apply_batch(curs, events)
 
 
-def test_a_view_that_fails_on_an_event_stops_and_names_it(app: CaseworkApp):
+def _open_with_note(app: CaseworkApp) -> tuple[Any, Any]:
     staff = c.Actor("anna", "staff", "helsinki")
     cmd = c.OpenCase(identity_code=new_code(), area="helsinki", team="helsinki-it")
     case_id = app.open_case(cmd, app.context(staff)).case_id
-    note = app.execute(case_id, c.AddNote(text="x"), app.context(staff))
-    runner = ViewRunner(app, Brittle(app.recorder.datastore, shipped_policy())).start()
+    return case_id, app.execute(case_id, c.AddNote(text="x"), app.context(staff))
+
+
+def _row_version(view: CaseViews, case_id: Any) -> int | None:
+    with view.datastore.transaction(commit=False) as curs:
+        curs.execute(view.sql("SELECT version FROM {table} WHERE case_id = %s"), (case_id,))
+        row = curs.fetchone()
+    return row["version"] if row else None
+
+
+def test_a_view_that_fails_on_an_event_names_it_keeps_serving_and_tries_again(app: CaseworkApp):
+    case_id, note = _open_with_note(app)
+    view = Brittle(app.recorder.datastore, shipped_policy(), suffix="_names")
+    runner = ViewRunner(app, view).start()
     try:
-        status = asyncio.run(eventually_status(runner))
+        status = asyncio.run(eventually(lambda: runner.status() if runner.failures > 1 else None))
+        assert runner._thread is not None
+        assert runner._thread.is_alive()
     finally:
         runner.stop()
     assert not status.running
     assert f"NoteAdded v{note.version} of {case_id}" in status.error
+    assert "ValueError" in status.error
     assert status.lag_events > 0  # the failing event and what follows are not skipped
+    assert _row_version(view, case_id) == note.version - 1  # the last good state is served
 
 
-async def eventually_status(runner: ViewRunner):
-    return await eventually(lambda: runner.status() if runner.error else None)
+def test_a_failing_view_resumes_by_itself_once_the_fault_is_fixed(app: CaseworkApp):
+    view = Brittle(app.recorder.datastore, shipped_policy(), suffix="_fixed")
+    view.create_table()
+    view.broken = False
+    runner = ViewRunner(app, view).start()
+    try:
+        head = app.recorder.max_notification_id() or 0
+        asyncio.run(eventually(lambda: runner.position >= head))
+        view.broken = True
+        # Alone in its batch: the runner once died here without a word.
+        case_id, note = _open_with_note(app)
+        asyncio.run(eventually(lambda: runner.error))
+        assert runner._thread is not None
+        assert runner._thread.is_alive()
+        view.broken = False  # the fix is deployed
+        asyncio.run(eventually(lambda: runner.error is None and _row_version(view, case_id)))
+        assert runner.status().running
+    finally:
+        runner.stop()
+    assert _row_version(view, case_id) == note.version
 
 
 def test_concurrent_writers_while_projecting_skip_nothing_and_apply_nothing_twice(

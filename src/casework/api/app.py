@@ -112,6 +112,11 @@ async def metrics(services: ServicesDep) -> str:
         "# TYPE casework_view_running gauge",
     ]
     lines += [f'casework_view_running{{view="{v.view}"}} {int(v.running)}' for v in views]
+    lines += [
+        "# HELP casework_view_failures_total Times the view failed and tried again since start.",
+        "# TYPE casework_view_failures_total counter",
+    ]
+    lines += [f'casework_view_failures_total{{view="{v.view}"}} {v.failures}' for v in views]
     return "\n".join(lines) + "\n"
 
 

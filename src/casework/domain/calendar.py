@@ -9,15 +9,18 @@ import holidays
 
 HELSINKI = ZoneInfo("Europe/Helsinki")
 YEARS = range(1990, 2101)
+"""The years a recorded fact may fall in; deadlines counted from them may run a century past."""
+CALENDAR_YEARS = range(1900, 2201)
 
 # Computed once, at import: the holidays package translates names lazily through gettext and
 # locale, which a Temporal workflow may not touch. Midsummer Eve and Christmas Eve are included.
-FINNISH_HOLIDAYS = frozenset(holidays.country_holidays("FI", years=YEARS))
+FINNISH_HOLIDAYS = frozenset(holidays.country_holidays("FI", years=CALENDAR_YEARS))
 
 
 def is_working_day(day: date) -> bool:
-    if day.year not in YEARS:
-        raise ValueError(f"no holiday calendar for {day.year}")
+    """A weekday that is no Finnish public holiday. Total: a stored fact must never make the
+    journey or a view fail; outside CALENDAR_YEARS only weekends count (never met: facts are
+    refused outside YEARS)."""
     return day.weekday() < 5 and day not in FINNISH_HOLIDAYS
 
 
