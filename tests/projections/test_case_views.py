@@ -245,3 +245,29 @@ def test_concurrent_writers_while_projecting_skip_nothing_and_apply_nothing_twic
         # Every event applied exactly once: as many applications as the case has events.
         assert rows[case_id] == (41, 41)
         assert app.get_case(case_id).version == 41
+
+
+def test_a_nul_stored_before_the_edge_refused_it_does_not_stop_the_case_view(app: CaseworkApp):
+    staff = c.Actor("anna", "staff", "helsinki")
+    cmd = c.OpenCase(
+        identity_code=new_code(), area="helsinki", team="helsinki-it", assignee="nul-test"
+    )
+    case_id = app.open_case(cmd, app.context(staff)).case_id
+    (stored,) = app.stored_events(case_id)
+    state = stored.state.replace(b'"nul-test"', b'"nul\\u0000test"')
+    with app.recorder.datastore.transaction(commit=True) as curs:
+        curs.execute(
+            "UPDATE casework_events SET state = %s WHERE originator_id = %s", (state, case_id)
+        )
+    view = CaseViews(app.recorder.datastore, shipped_policy(), suffix="_nul")
+    view.create_table()
+    runner = ViewRunner(app, view).start()
+    try:
+        head = app.recorder.max_notification_id() or 0
+        asyncio.run(eventually(lambda: runner.error or runner.position >= head))
+    finally:
+        runner.stop()
+    assert runner.error is None
+    with app.recorder.datastore.transaction(commit=False) as curs:
+        curs.execute(view.sql("SELECT assignee FROM {table} WHERE case_id = %s"), (case_id,))
+        assert curs.fetchone()["assignee"] == "nul\ufffdtest"
