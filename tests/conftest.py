@@ -21,7 +21,7 @@ from temporalio.testing import TimeSkippingConfig, WorkflowEnvironment
 from casework.app import CaseworkApp
 from casework.db import Database, create_database, start_embedded, stop_embedded
 from workflows.converter import data_converter
-from workflows.devserver import temporal_binary
+from workflows.devserver import TASK_PROBLEMS_CONFIG, temporal_binary
 from workflows.worker import build_worker
 
 # Tests write nothing into the tree: no example database, and hypothesis's caches in /tmp.
@@ -68,7 +68,8 @@ async def temporal(master_key: bytes) -> AsyncIterator[WorkflowEnvironment]:
         ts_config=TimeSkippingConfig(enabled=False),
         dev_server_existing_path=str(temporal_binary()),
         dev_server_extra_args=[
-            "--dynamic-config-value", "frontend.WorkflowTimeSkippingEnabled=true"
+            "--dynamic-config-value", "frontend.WorkflowTimeSkippingEnabled=true",
+            "--dynamic-config-value", f"{TASK_PROBLEMS_CONFIG}=2",
         ],
         data_converter=data_converter(master_key),
     )  # fmt: skip

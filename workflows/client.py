@@ -30,6 +30,9 @@ from workflows.messages import (
 )
 
 CASE_NAMESPACE = UUID("8f0d6c1e-3a52-4c55-9a57-4a0f3c8f2b10")
+# Temporal marks a workflow whose task keeps failing with this search attribute (after the
+# consecutive failures its dynamic config names: system.numConsecutiveWorkflowTaskProblems...).
+TASK_PROBLEMS = "TemporalReportedProblems IS NOT NULL"
 UPDATE_ATTEMPTS = 4
 T = TypeVar("T")
 
@@ -138,3 +141,19 @@ class Journeys:
                 )
         except WorkflowUpdateFailedError as error:
             raise _refused(error) from None
+
+    async def with_task_problems(self, limit: int = 20) -> tuple[int, list[str]] | None:
+        """How many of our workflows have tasks that keep failing, and the first ids: a
+        stored fact the workflow code cannot handle. None if this Temporal server does not
+        report problems (older than 1.28, or the search attribute is not enabled)."""
+        query = f"{TASK_PROBLEMS} AND TaskQueue = '{self.task_queue}'"
+        try:
+            async with _reaching_temporal():
+                count = (await self.client.count_workflows(query)).count
+                found = self.client.list_workflows(query, limit=limit) if limit else None
+                ids = [w.id async for w in found] if found else []
+        except RPCError as error:
+            if error.status == RPCStatusCode.INVALID_ARGUMENT:
+                return None
+            raise
+        return count, ids

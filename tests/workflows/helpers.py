@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import itertools
 from collections.abc import Callable
 from datetime import date, timedelta
@@ -31,10 +32,13 @@ def opening(**fields: Any) -> dict[str, Any]:
 
 
 async def eventually(probe: Callable[[], Any], timeout: float = 15.0) -> Any:
-    """Poll until `probe` returns something truthy (workflows act after their timers fire)."""
+    """Poll until `probe` (a function or a coroutine function) returns something truthy:
+    workflows act after their timers fire, views after the events arrive."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         value = probe()
+        if inspect.isawaitable(value):
+            value = await value
         if value:
             return value
         if asyncio.get_running_loop().time() > deadline:

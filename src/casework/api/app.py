@@ -117,6 +117,13 @@ async def metrics(services: ServicesDep) -> str:
         "# TYPE casework_view_failures_total counter",
     ]
     lines += [f'casework_view_failures_total{{view="{v.view}"}} {v.failures}' for v in views]
+    if problems := await services.journeys.with_task_problems(limit=0):
+        lines += [
+            "# HELP casework_workflows_failing_tasks Journeys and handoffs whose workflow task"
+            " keeps failing (Temporal's reported problems).",
+            "# TYPE casework_workflows_failing_tasks gauge",
+            f"casework_workflows_failing_tasks {problems[0]}",
+        ]
     return "\n".join(lines) + "\n"
 
 
