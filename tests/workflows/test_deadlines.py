@@ -14,6 +14,10 @@ from workflows.handoff import HandoffWorkflow
 from workflows.journey import JourneyWorkflow
 from workflows.messages import handoff_workflow_id, journey_id
 
+# Ten working days take 14 calendar days, and 20 from 18 December (Christmas, New Year,
+# Epiphany); twenty take at least 28. Skipping this far passes the first and not the second.
+TEN_WORKING_DAYS_AT_MOST = timedelta(days=22)
+
 
 @pytest.fixture(scope="module")
 def journeys(client, task_queue) -> Journeys:
@@ -36,7 +40,7 @@ def event_types(app, case_id) -> list[str]:
 async def test_unscreened_case_stalls_after_ten_working_days(journeys, temporal, app):
     opened = await journeys.open_case(opening(), STAFF)
     handle = temporal.client.get_workflow_handle(journey_id(opened.case_id))
-    await temporal.fast_forward(handle, timedelta(days=16))
+    await temporal.fast_forward(handle, TEN_WORKING_DAYS_AT_MOST)
 
     flagged = await eventually(lambda: stall(app, opened.case_id, "screening"))
     since = opened.state.opened_at
@@ -81,7 +85,7 @@ async def test_a_back_dated_case_is_stalled_at_once(journeys, app):
 async def test_a_stall_escalates_past_twice_its_limit(journeys, temporal, app):
     opened = await journeys.open_case(opening(), STAFF)
     handle = temporal.client.get_workflow_handle(journey_id(opened.case_id))
-    await temporal.fast_forward(handle, timedelta(days=16))
+    await temporal.fast_forward(handle, TEN_WORKING_DAYS_AT_MOST)
     await eventually(lambda: stall(app, opened.case_id, "screening"))
     assert not stall(app, opened.case_id, "screening").escalated
     # Skip on only once the journey has set its escalation timer: skipped before, the timer is
@@ -96,7 +100,7 @@ async def test_a_stall_escalates_past_twice_its_limit(journeys, temporal, app):
 async def test_the_event_that_moves_a_stalled_step_on_clears_the_stall(journeys, temporal, app):
     opened = await journeys.open_case(opening(), STAFF)
     handle = temporal.client.get_workflow_handle(journey_id(opened.case_id))
-    await temporal.fast_forward(handle, timedelta(days=16))
+    await temporal.fast_forward(handle, TEN_WORKING_DAYS_AT_MOST)
     await eventually(lambda: stall(app, opened.case_id, "screening"))
     body = {"answers": {"q": "fine"}, "concern": False}
     outcome = await journeys.run(opened.case_id, "record_screening", body, STAFF)
@@ -121,7 +125,7 @@ async def test_handoff_child_reminds_then_stalls_and_its_outcome_returns(journey
         HandoffWorkflow.run, handoff_workflow_id(case_id, handoff_id)
     )
     await started(child)
-    await temporal.fast_forward(child, timedelta(days=20))
+    await temporal.fast_forward(child, TEN_WORKING_DAYS_AT_MOST)
     await eventually(lambda: app.get_case(case_id).state.stall("handoff_ack", handoff_id))
     types = event_types(app, case_id)
     assert types.index("HandoffReminderSent") < types.index("StepStalled")
