@@ -93,7 +93,7 @@ def on_refused(_: Request, error: Refused) -> Response[dict[str, Any]]:
 
 
 def on_http_exception(request: Request, error: HTTPException) -> Response[dict[str, Any]]:
-    if isinstance(error, ValidationException) and (errors := _parameter_errors(error)):
+    if isinstance(error, ValidationException) and (errors := _parameter_errors(request, error)):
         return on_casework_error(request, ValidationFailed(errors))
     status = error.status_code
     code = {404: "not_found", 413: "too_large", 400: "malformed", 401: "not_authenticated"}.get(
@@ -103,14 +103,20 @@ def on_http_exception(request: Request, error: HTTPException) -> Response[dict[s
     return problem(code, detail or TITLES.get(status, "error"), status)
 
 
-def _parameter_errors(error: ValidationException) -> list[FieldError]:
-    """Litestar's failing query, path or header parameters, each named."""
+def _parameter_errors(request: Request, error: ValidationException) -> list[FieldError]:
+    """Litestar's failing query, path or header parameters, each named as the caller named it."""
     extra = error.extra if isinstance(error.extra, list) else []
     return [
-        FieldError(str(e["key"]), str(e.get("message", "invalid")))
+        FieldError(_parameter_name(request, str(e["key"])), str(e.get("message", "invalid")))
         for e in extra
         if isinstance(e, dict) and "key" in e
     ]
+
+
+def _parameter_name(request: Request, key: str) -> str:
+    # Litestar names a failing parameter by its Python name (`last`), not its own (`to`).
+    field = request.route_handler.parsed_fn_signature.parameters.get(key)
+    return getattr(getattr(field, "kwarg_definition", None), "name", None) or key
 
 
 def on_unavailable(request: Request, error: Exception) -> Response[dict[str, Any]]:
