@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import base64
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
+from uuid import UUID
 
 import msgspec
 
 from casework.domain.calendar import add_working_days
+from casework.domain.errors import CaseworkError
 from projections.cases import CaseViews
 from projections.employers import EmployerViews
 
 MAX_LIMIT = 500
+_Cursor = tuple[Annotated[datetime, msgspec.Meta(tz=True)], UUID]
+"""Where a page ended: the last case's activity and id."""
 
 
 class Page(msgspec.Struct):
@@ -24,8 +28,18 @@ def _cursor(values: list[Any]) -> str:
     return base64.urlsafe_b64encode(msgspec.json.encode(values)).decode()
 
 
-def _uncursor(cursor: str) -> list[Any]:
-    return msgspec.json.decode(base64.urlsafe_b64decode(cursor.encode()))
+class InvalidCursor(CaseworkError):
+    code = "malformed"
+
+    def __init__(self) -> None:
+        super().__init__("the cursor is not one this list gave out: start again without it")
+
+
+def _uncursor(cursor: str) -> tuple[datetime, UUID]:
+    try:
+        return msgspec.json.decode(base64.urlsafe_b64decode(cursor.encode()), type=_Cursor)
+    except ValueError:  # not base64, not JSON or not a position: each is a ValueError
+        raise InvalidCursor() from None
 
 
 def list_cases(
@@ -51,9 +65,8 @@ def list_cases(
         where.append("search LIKE %s")
         params.append(f"%{q.lower()}%")
     if cursor:
-        last_activity, case_id = _uncursor(cursor)
         where.append("(last_activity, case_id) < (%s, %s)")
-        params += [datetime.fromisoformat(last_activity), case_id]
+        params += _uncursor(cursor)
     query = views.sql(
         "SELECT case_id, area, team, assignee, stage, tasmatyo, grp, tracks, opened_at,"
         " last_activity, version FROM {table} WHERE " + " AND ".join(where) +

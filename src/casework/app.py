@@ -25,6 +25,7 @@ from casework.domain.errors import (
     OpenCaseExists,
     StaleVersion,
     UnknownCase,
+    UnknownVersion,
 )
 from casework.domain.events import CaseClosed
 from casework.domain.state import CaseState
@@ -185,10 +186,15 @@ class CaseworkApp(Application[UUID]):
     # Reads
 
     def get_case(self, case_id: UUID, version: int | None = None) -> ClientCase:
+        """The case now, or at `version` (UnknownVersion beyond its last one)."""
         try:
-            return self.repository.get(case_id, version=version)
+            case: ClientCase = self.repository.get(case_id, version=version)
         except AggregateNotFoundError:
             raise UnknownCase(case_id) from None
+        # The repository answers a version beyond the last with the last: not what was asked.
+        if version is not None and case.version < version:
+            raise UnknownVersion(case_id, version, case.version)
+        return case
 
     def case_at(self, case_id: UUID, moment: datetime) -> ClientCase:
         """The case as it stood at a moment: every event recorded up to then."""

@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from functools import cache
 from itertools import islice
 from multiprocessing import get_context
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID, uuid4
 
 import msgspec
@@ -50,23 +50,26 @@ from casework.store import (
 )
 
 BATCH = 200
+MAX_STEPS = 1000
+MAX_FIELDS = 20  # more than any command has
 
 
 class ImportedStep(msgspec.Struct, forbid_unknown_fields=True):
-    command: str
+    command: c.Slug
     at: datetime
-    body: dict[str, Any] = {}
+    body: Annotated[dict[str, Any], msgspec.Meta(max_length=MAX_FIELDS)] = {}
     actor: c.Actor | None = None
 
 
 class ImportedJourney(msgspec.Struct, forbid_unknown_fields=True):
-    identity_code: str
-    area: str
-    team: str
+    # The limits of the commands this line becomes: the same values are refused as over the API.
+    identity_code: c.IdentityCode
+    area: c.Slug
+    team: c.Slug
     opened_at: datetime
     channel: c.Channel = "import"
-    assignee: str | None = None
-    steps: list[ImportedStep] = []
+    assignee: c.ShortText | None = None
+    steps: Annotated[list[ImportedStep], msgspec.Meta(max_length=MAX_STEPS)] = []
 
 
 class LineError(msgspec.Struct, frozen=True):

@@ -7,6 +7,7 @@ import socket
 from collections.abc import AsyncIterator, Callable, Iterator
 
 import httpx
+import psycopg
 import pytest
 import uvicorn
 
@@ -19,6 +20,8 @@ from projections.service import Projections
 from workflows.client import Journeys
 
 SECRET = "test-secret-" + "x" * 32
+STORE_TABLES = ("casework_events", "clients", "client_cases", "idempotency_keys")
+"""Every table a command or an opening writes to."""
 
 
 @pytest.fixture(scope="module")
@@ -65,3 +68,17 @@ def token(auth) -> Callable[..., dict[str, str]]:
         return {"Authorization": f"Bearer {minted}"}
 
     return headers
+
+
+@pytest.fixture(scope="module")
+def store_rows(database) -> Callable[[], dict[str, int]]:
+    """The rows of each table a command writes to: a refused request leaves them as they were."""
+
+    def count() -> dict[str, int]:
+        with psycopg.connect(database.conninfo, autocommit=True) as conn:
+            return {
+                table: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+                for table in STORE_TABLES
+            }
+
+    return count

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from datetime import timedelta
@@ -10,7 +11,7 @@ from typing import Any
 import structlog
 import swagger_ui_bundle
 from anyio import to_thread
-from litestar import Litestar, Response, get
+from litestar import Litestar, Request, Response, get
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
@@ -22,8 +23,12 @@ from casework.api.deps import Services, ServicesDep, provide_actor
 from casework.api.indicators import IndicatorController
 from casework.api.problems import EXCEPTION_HANDLERS, problem
 from casework.api.queues import EmployerController, PartnerController, QueueController
+from casework.domain.errors import FieldError, ValidationFailed
+from casework.domain.limits import printable_name, text_error
 
 MAX_BODY = 1024 * 1024
+# A request id travels into logs, response headers and every event's metadata: printable ASCII.
+REQUEST_ID = re.compile(rb"[!-~]{1,100}")
 ASSETS = "/schema/assets"
 log = structlog.get_logger("casework.api")
 
@@ -35,8 +40,8 @@ def request_log(app: ASGIApp) -> ASGIApp:
         if scope["type"] != "http":
             await app(scope, receive, send)
             return
-        headers = dict(scope["headers"])
-        rid = headers.get(b"x-request-id", b"").decode()[:100] or uuid.uuid4().hex
+        given = dict(scope["headers"]).get(b"x-request-id", b"")[:100]
+        rid = given.decode() if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = rid
         status = 500
         started = time.perf_counter()
@@ -61,6 +66,18 @@ def request_log(app: ASGIApp) -> ASGIApp:
                 )
 
     return middleware
+
+
+def refuse_control_characters(request: Request) -> None:
+    """No query or path parameter of any route may hold a control character (NUL breaks SQL)."""
+    params = [*request.query_params.multi_items(), *request.path_params.items()]
+    errors = [
+        FieldError(printable_name(name), message)
+        for name, value in params
+        if (message := text_error(name) or (isinstance(value, str) and text_error(value)))
+    ]
+    if errors:
+        raise ValidationFailed(errors)
 
 
 @get("/health", operation_id="health", tags=["operations"])
@@ -146,6 +163,7 @@ def create_app(services: Services) -> Litestar:
             "actor": Provide(provide_actor),
         },
         exception_handlers=EXCEPTION_HANDLERS,
+        before_request=refuse_control_characters,
         middleware=[request_log],
         request_max_body_size=MAX_BODY,
         openapi_config=OpenAPIConfig(

@@ -14,12 +14,12 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, QueryParameter
 from temporalio.service import RPCError, RPCStatusCode
 
-from casework.api.bodies import parse_json, validate
-from casework.api.deps import ActorDep, Services, ServicesDep, request_id
+from casework.api.bodies import decode_body
+from casework.api.deps import ActorDep, NameFilter, Services, ServicesDep, request_id
 from casework.app import CommandResult, case_scope, open_case_scope
 from casework.audit import history
 from casework.domain import commands as c
-from casework.domain import events
+from casework.domain import events, limits
 from casework.domain.access import HEALTH_EVENTS, HEALTH_FIELDS, may_see_case, may_see_health
 from casework.domain.case import ClientCase
 from casework.domain.errors import (
@@ -37,6 +37,7 @@ from workflows.messages import Caller, CommandOutcome
 
 WITHHELD = {"withheld": "not_permitted"}
 MAX_KEY = 200
+MAX_VERSION = 10**9  # within PostgreSQL's integer: a larger one is no version, not an error
 
 
 def _guard(actor: c.Actor) -> None:
@@ -48,6 +49,8 @@ def _idempotency_key(request: Request) -> str | None:
     key = request.headers.get("idempotency-key")
     if key is not None and not 0 < len(key) <= MAX_KEY:
         raise ValidationFailed.field("Idempotency-Key", f"give 1 to {MAX_KEY} characters")
+    if key is not None and (message := limits.text_error(key)):
+        raise ValidationFailed.field("Idempotency-Key", message)
     return key
 
 
@@ -92,7 +95,7 @@ class CaseController(Controller):
     async def open_case(
         self, request: Request, services: ServicesDep, actor: ActorDep
     ) -> Response[dict[str, Any]]:
-        cmd = validate(c.OpenCase, parse_json(await request.body()))
+        cmd = decode_body(c.OpenCase, await request.body())
         key = _idempotency_key(request)
         async with _claimed(services, open_case_scope(actor), key, cmd) as earlier:
             if earlier:
@@ -107,10 +110,10 @@ class CaseController(Controller):
         self,
         services: ServicesDep,
         actor: ActorDep,
-        area: Annotated[str | None, QueryParameter()] = None,
-        team: Annotated[str | None, QueryParameter()] = None,
-        stage: Annotated[str | None, QueryParameter()] = None,
-        tag: Annotated[str | None, QueryParameter()] = None,
+        area: NameFilter = None,
+        team: NameFilter = None,
+        stage: NameFilter = None,
+        tag: NameFilter = None,
         q: Annotated[str | None, QueryParameter(max_length=100)] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)] = 50,
         cursor: Annotated[str | None, QueryParameter(max_length=500)] = None,
@@ -140,10 +143,12 @@ class CaseController(Controller):
         case_id: FromPath[UUID],
         services: ServicesDep,
         actor: ActorDep,
-        version: Annotated[int | None, QueryParameter(ge=1)] = None,
+        version: Annotated[int | None, QueryParameter(ge=1, le=MAX_VERSION)] = None,
         as_of: Annotated[datetime | None, QueryParameter()] = None,
     ) -> Response[dict[str, Any]]:
         _guard(actor)
+        if as_of is not None and (message := limits.moment_error(as_of)):
+            raise ValidationFailed.field("as_of", message)
 
         def read() -> ClientCase:
             if as_of is not None:
@@ -175,7 +180,7 @@ class CaseController(Controller):
         cls = c.CASE_COMMANDS.get(name)
         if cls is None:
             raise UnknownCommand(name)
-        cmd = validate(cls, parse_json(await request.body()))
+        cmd = decode_body(cls, await request.body())
         expected, key = _if_match(request), _idempotency_key(request)
         try:
             async with _claimed(services, case_scope(case_id), key, cmd) as earlier:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
 from litestar import Request
 from litestar.di import NamedDependency
+from litestar.params import PathParameter, QueryParameter
 
 from casework.api.auth import Authenticator, bearer
 from casework.app import CaseworkApp
-from casework.domain.commands import Actor
+from casework.domain.commands import SLUG_MAX, Actor
 from casework.settings import Settings
 from projections.service import Projections
 from workflows.client import Journeys
@@ -28,6 +30,9 @@ class Services:
 
 ServicesDep = NamedDependency[Services]
 ActorDep = NamedDependency[Actor]
+NameFilter = Annotated[str | None, QueryParameter(max_length=SLUG_MAX)]
+"""A filter naming an area, team, step, stage, sector or partner: no longer than such a name."""
+PartnerPath = Annotated[str, PathParameter(max_length=SLUG_MAX)]
 
 
 async def provide_actor(request: Request, services: ServicesDep) -> Actor:

@@ -29,8 +29,9 @@ from anyio import to_thread
 from litestar import Controller, Request, Response, get
 from litestar.params import QueryParameter
 
-from casework.api.deps import ActorDep, ServicesDep
+from casework.api.deps import ActorDep, NameFilter, ServicesDep
 from casework.domain.errors import FieldError, NotPermitted, ValidationFailed
+from casework.domain.limits import FIRST_DAY, LAST_DAY, day_error
 from casework.domain.reference import reference
 from projections.figures import (
     MAX_MONTHS,
@@ -44,6 +45,8 @@ from projections.indicators import TOTAL
 from projections.months import HELSINKI
 
 ROLES = frozenset({"coordinator", "auditor", "admin"})
+MONTH_LENGTH = len("YYYY-MM")
+FIRST_MONTH, LAST_MONTH = label(FIRST_DAY), label(LAST_DAY)
 CSV_MEDIA_TYPE = "text/csv"  # Litestar adds "; charset=utf-8"
 BOM = "\ufeff"
 
@@ -55,16 +58,20 @@ def _params(
     errors = []
     months: dict[str, date | None] = {}
     for field, value in (("from", first), ("to", last)):
-        months[field] = parse_month(value) if value is not None else None
-        if value is not None and months[field] is None:
+        month = months[field] = parse_month(value) if value is not None else None
+        if value is not None and month is None:
             errors.append(FieldError(field, f"give a month as YYYY-MM, not {value[:20]!r}"))
+        elif month is not None and day_error(month):
+            errors.append(FieldError(field, f"give a month from {FIRST_MONTH} to {LAST_MONTH}"))
     if area is not None and area not in reference().areas:
         errors.append(FieldError("area", f"unknown area {area[:50]!r}"))
+    if errors:
+        raise ValidationFailed(errors)
     end = months["to"] or today.replace(day=1)
-    start = months["from"] or _months_back(end, 11)
-    if not errors and start > end:
+    start = months["from"] or max(_months_back(end, 11), FIRST_DAY)
+    if start > end:
         errors.append(FieldError("from", "the first month comes after the last one"))
-    elif not errors and len(months_between(start, end)) > MAX_MONTHS:
+    elif len(months_between(start, end)) > MAX_MONTHS:
         errors.append(FieldError("to", f"ask for at most {MAX_MONTHS} months at a time"))
     if errors:
         raise ValidationFailed(errors)
@@ -113,9 +120,9 @@ class IndicatorController(Controller):
         request: Request[Any, Any, Any],
         services: ServicesDep,
         actor: ActorDep,
-        first: Annotated[str | None, QueryParameter(name="from")] = None,
-        last: Annotated[str | None, QueryParameter(name="to")] = None,
-        area: Annotated[str | None, QueryParameter()] = None,
+        first: Annotated[str | None, QueryParameter(name="from", max_length=MONTH_LENGTH)] = None,
+        last: Annotated[str | None, QueryParameter(name="to", max_length=MONTH_LENGTH)] = None,
+        area: NameFilter = None,
     ) -> Response[Any]:
         if actor.role not in ROLES:
             raise NotPermitted(f"a {actor.role} cannot read the programme's indicators")

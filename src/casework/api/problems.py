@@ -14,7 +14,7 @@ import psycopg_pool
 import structlog
 from eventsourcing.persistence import InterfaceError, OperationalError
 from litestar import Request, Response
-from litestar.exceptions import HTTPException
+from litestar.exceptions import HTTPException, ValidationException
 from temporalio.service import RPCError, RPCStatusCode
 
 from casework.domain.errors import CaseworkError, FieldError, StaleVersion, ValidationFailed
@@ -92,13 +92,31 @@ def on_refused(_: Request, error: Refused) -> Response[dict[str, Any]]:
     return problem(error.code, error.detail, **details)
 
 
-def on_http_exception(_: Request, error: HTTPException) -> Response[dict[str, Any]]:
+def on_http_exception(request: Request, error: HTTPException) -> Response[dict[str, Any]]:
+    if isinstance(error, ValidationException) and (errors := _parameter_errors(request, error)):
+        return on_casework_error(request, ValidationFailed(errors))
     status = error.status_code
     code = {404: "not_found", 413: "too_large", 400: "malformed", 401: "not_authenticated"}.get(
         status, "http_error"
     )
     detail = error.detail if status != 500 else "something went wrong on our side"
     return problem(code, detail or TITLES.get(status, "error"), status)
+
+
+def _parameter_errors(request: Request, error: ValidationException) -> list[FieldError]:
+    """Litestar's failing query, path or header parameters, each named as the caller named it."""
+    extra = error.extra if isinstance(error.extra, list) else []
+    return [
+        FieldError(_parameter_name(request, str(e["key"])), str(e.get("message", "invalid")))
+        for e in extra
+        if isinstance(e, dict) and "key" in e
+    ]
+
+
+def _parameter_name(request: Request, key: str) -> str:
+    # Litestar names a failing parameter by its Python name (`last`), not its own (`to`).
+    field = request.route_handler.parsed_fn_signature.parameters.get(key)
+    return getattr(getattr(field, "kwarg_definition", None), "name", None) or key
 
 
 def on_unavailable(request: Request, error: Exception) -> Response[dict[str, Any]]:

@@ -7,9 +7,9 @@ from typing import Annotated, Any
 
 from anyio import to_thread
 from litestar import Controller, get
-from litestar.params import FromPath, QueryParameter
+from litestar.params import QueryParameter
 
-from casework.api.deps import ActorDep, ServicesDep
+from casework.api.deps import ActorDep, NameFilter, PartnerPath, ServicesDep
 from casework.domain.errors import NotPermitted, UnknownCase
 from projections.queries import (
     MAX_LIMIT,
@@ -28,10 +28,10 @@ class QueueController(Controller):
         self,
         services: ServicesDep,
         actor: ActorDep,
-        area: Annotated[str | None, QueryParameter()] = None,
-        team: Annotated[str | None, QueryParameter()] = None,
-        step: Annotated[str | None, QueryParameter()] = None,
-        partner: Annotated[str | None, QueryParameter()] = None,
+        area: NameFilter = None,
+        team: NameFilter = None,
+        step: NameFilter = None,
+        partner: NameFilter = None,
         at_risk_days: Annotated[int, QueryParameter(ge=0, le=60)] = 0,
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)] = 50,
     ) -> dict[str, Any]:
@@ -55,8 +55,8 @@ class EmployerController(Controller):
         self,
         services: ServicesDep,
         actor: ActorDep,
-        sector: Annotated[str | None, QueryParameter()] = None,
-        area: Annotated[str | None, QueryParameter()] = None,
+        sector: NameFilter = None,
+        area: NameFilter = None,
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)] = 50,
     ) -> dict[str, Any]:
         if actor.role not in ("staff", "coordinator", "auditor", "admin"):
@@ -76,7 +76,7 @@ class PartnerController(Controller):
     @get("/{partner:str}/tasks", operation_id="partnerTasks", summary="A partner's open handoffs")
     async def tasks(
         self,
-        partner: FromPath[str],
+        partner: PartnerPath,
         services: ServicesDep,
         actor: ActorDep,
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)] = 50,

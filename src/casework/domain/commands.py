@@ -1,8 +1,10 @@
 """Commands: what a caller asks of a case. Each is the body of `POST .../commands/{name}`.
 
 A command is named by the aggregate method it calls (`request_handoff`); its body is the Struct of
-the same name in CamelCase (`RequestHandoff`). Field constraints are checked when a body is decoded;
-rules that need the case's state live in `casework.domain.rules`.
+the same name in CamelCase (`RequestHandoff`). Every string, list and map has a maximum, checked
+when a body is decoded; what a type cannot declare (control characters, dates beyond the calendar)
+is checked by `__post_init__` (`casework.domain.limits`), so every path that decodes a command
+refuses the same values. Rules that need the case's state live in `casework.domain.rules`.
 """
 
 from __future__ import annotations
@@ -15,15 +17,33 @@ from uuid import UUID
 
 import msgspec
 
+from casework.domain import limits
+from casework.domain.errors import ValidationFailed
+
+
+def _prose(min_length: int, max_length: int) -> msgspec.Meta:
+    """Free text: the one kind of string that may hold line breaks and tabs."""
+    return msgspec.Meta(
+        min_length=min_length, max_length=max_length, extra={limits.FREE_TEXT: True}
+    )
+
+
 Score = Annotated[int, msgspec.Meta(ge=0, le=10)]
+SLUG_MAX = 64
+Slug = Annotated[str, msgspec.Meta(min_length=1, max_length=SLUG_MAX)]
+"""A name from the reference data or the policy: an area, team, sector, partner, step, version."""
 ShortText = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
+IdentityCode = Annotated[str, msgspec.Meta(min_length=1, max_length=20)]
+Reason = Annotated[str, _prose(1, 2000)]
+Text = Annotated[str, _prose(1, 2000)]
+ScreeningAnswer = Annotated[str, _prose(0, 1000)]
 ItemId = Annotated[str, msgspec.Meta(pattern=r"^[a-z]+-\d+$", max_length=20)]
 Role = Literal["staff", "coordinator", "partner", "auditor", "admin", "system"]
 Channel = Literal["staff", "digital", "import"]
 SharedField = Literal[
     "icd_chapter", "b_statement", "sickness_allowance", "work_history", "self_assessment"
 ]
+Shares = Annotated[list[SharedField], msgspec.Meta(max_length=5)]
 HandoffOutcome = Literal[
     "rehabilitation_granted", "rehabilitation_denied", "benefit_granted", "advice_given", "other"
 ]
@@ -34,10 +54,13 @@ SubsidyKind = Literal["pay_subsidy", "work_arrangement_subsidy"]
 class Actor(msgspec.Struct, frozen=True):
     """Who acts: the claims of the caller's token that the rules need."""
 
-    id: str
+    id: ShortText
     role: Role
-    area: str = "*"
-    partner: str | None = None
+    area: Slug = "*"
+    partner: Slug | None = None
+
+    def __post_init__(self) -> None:
+        _refuse_hostile(self)
 
 
 class Context(msgspec.Struct, frozen=True, kw_only=True):
@@ -55,9 +78,18 @@ class Command(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     reason: Reason | None = None
     effective_at: datetime | None = None
 
+    def __post_init__(self) -> None:
+        _refuse_hostile(self)
+
     @classmethod
     def name(cls) -> str:
         return _snake_case(cls.__name__)
+
+
+def _refuse_hostile(struct: msgspec.Struct) -> None:
+    # Raised as the domain's own error: msgspec passes it through every decode unchanged.
+    if errors := limits.struct_errors(struct):
+        raise ValidationFailed(errors)
 
 
 @cache
@@ -66,15 +98,15 @@ def _snake_case(name: str) -> str:
 
 
 class OpenCase(Command, kw_only=True):
-    identity_code: Annotated[str, msgspec.Meta(min_length=1, max_length=20)]
-    area: str
-    team: str
+    identity_code: IdentityCode
+    area: Slug
+    team: Slug
     channel: Channel = "staff"
-    assignee: str | None = None
+    assignee: ShortText | None = None
 
 
 class RecordScreening(Command, kw_only=True):
-    answers: Annotated[dict[str, str], msgspec.Meta(max_length=60)]
+    answers: Annotated[dict[Slug, ScreeningAnswer], msgspec.Meta(max_length=60)]
     concern: bool
 
 
@@ -128,7 +160,7 @@ class InterruptCoaching(Command, kw_only=True):
 
 class ProposeMatch(Command, kw_only=True):
     employer_id: UUID
-    sector: str
+    sector: Slug
 
 
 class MakeJobReferral(Command, kw_only=True):
@@ -160,15 +192,15 @@ class Consent(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """The client's recorded consent to share a minimised payload with named partners."""
 
     given_on: date
-    partners: Annotated[list[str], msgspec.Meta(min_length=1)]
-    shares: list[SharedField] = []
+    partners: Annotated[list[Slug], msgspec.Meta(min_length=1, max_length=10)]
+    shares: Shares = []
 
 
 class RequestHandoff(Command, kw_only=True):
-    partner: str
+    partner: Slug
     consent: Consent | None = None
-    summary: Annotated[str, msgspec.Meta(max_length=2000)] = ""
-    shares: list[SharedField] = []
+    summary: Annotated[str, _prose(0, 2000)] = ""
+    shares: Shares = []
 
 
 class AcknowledgeHandoff(Command, kw_only=True):
@@ -177,12 +209,12 @@ class AcknowledgeHandoff(Command, kw_only=True):
 
 class RequestHandoffInfo(Command, kw_only=True):
     handoff_id: ItemId
-    question: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
+    question: Text
 
 
 class SupplyHandoffInfo(Command, kw_only=True):
     handoff_id: ItemId
-    answer: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
+    answer: Text
 
 
 class AcceptHandoff(Command, kw_only=True):
@@ -196,7 +228,7 @@ class RejectHandoff(Command, kw_only=True):
 
 class RedirectHandoff(Command, kw_only=True):
     handoff_id: ItemId
-    to_partner: str
+    to_partner: Slug
     reason: Reason
 
 
@@ -217,30 +249,30 @@ class RecordFollowUp(Command, kw_only=True):
 
 
 class FlagStall(Command, kw_only=True):
-    step: str
-    item: str | None = None
+    step: Slug
+    item: ItemId | None = None
     since: datetime
     due: datetime
-    policy_version: str
+    policy_version: Slug
 
 
 class SendHandoffReminder(Command, kw_only=True):
     handoff_id: ItemId
-    step: str
+    step: Slug
 
 
 class EscalateStall(Command, kw_only=True):
-    step: str
-    item: str | None = None
+    step: Slug
+    item: ItemId | None = None
 
 
 class Reassign(Command, kw_only=True):
     assignee: ShortText
-    team: str | None = None
+    team: Slug | None = None
 
 
 class AddNote(Command, kw_only=True):
-    text: Annotated[str, msgspec.Meta(min_length=1, max_length=4000)]
+    text: Annotated[str, _prose(1, 4000)]
 
 
 class CloseCase(Command, kw_only=True):

@@ -12,7 +12,7 @@ import msgspec
 from eventsourcing.domain import Aggregate
 from stdnum.fi import ytunnus
 
-from casework.domain.commands import Command, Context, ShortText
+from casework.domain.commands import Command, Context, Reason, ShortText, Slug
 from casework.domain.errors import IllegalStep, NotPermitted, ValidationFailed
 from casework.domain.events import EventMeta, Fact, meta_for
 from casework.domain.reference import reference
@@ -23,8 +23,8 @@ EMPLOYER_ROLES = frozenset({"staff", "coordinator"})
 class RegisterEmployer(Command, kw_only=True):
     business_id: Annotated[str, msgspec.Meta(min_length=1, max_length=20)]
     name: ShortText
-    sector: str
-    area: str
+    sector: Slug
+    area: Slug
 
 
 class AddInterestTag(Command, kw_only=True):
@@ -32,7 +32,7 @@ class AddInterestTag(Command, kw_only=True):
 
 
 class RemoveInterestTag(Command, kw_only=True):
-    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
+    reason: Reason
 
 
 class SendServicePackage(Command, kw_only=True):
@@ -41,7 +41,7 @@ class SendServicePackage(Command, kw_only=True):
 
 class OpenVacancy(Command, kw_only=True):
     title: ShortText
-    sector: str
+    sector: Slug
 
 
 class FillVacancy(Command, kw_only=True):
@@ -50,7 +50,7 @@ class FillVacancy(Command, kw_only=True):
 
 class CloseVacancy(Command, kw_only=True):
     vacancy_id: ShortText
-    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
+    reason: Reason
 
 
 def normalise_business_id(value: str) -> str:

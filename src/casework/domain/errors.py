@@ -75,6 +75,13 @@ class UnknownCase(CaseworkError):
         self.case_id = case_id
 
 
+class UnknownVersion(CaseworkError):
+    code = "not_found"
+
+    def __init__(self, case_id: UUID, version: int, last: int) -> None:
+        super().__init__(f"case {case_id} has no version {version}: its last is {last}")
+
+
 class UnknownCommand(CaseworkError):
     code = "not_found"
 

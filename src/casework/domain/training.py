@@ -9,7 +9,7 @@ from uuid import UUID
 import msgspec
 from eventsourcing.domain import Aggregate
 
-from casework.domain.commands import Command, Context, ShortText
+from casework.domain.commands import Command, Context, ShortText, Slug
 from casework.domain.errors import IllegalStep, NotPermitted, ValidationFailed
 from casework.domain.events import EventMeta, Fact, meta_for
 from casework.domain.reference import reference
@@ -21,7 +21,7 @@ Usefulness = Literal["useful", "partly_useful", "not_useful"]
 class PlanSession(Command, kw_only=True):
     kind: SessionKind
     title: ShortText
-    area: str
+    area: Slug
     on: date
 
 
