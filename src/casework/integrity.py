@@ -20,10 +20,10 @@ the measured costs.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import zip_longest
 from typing import TYPE_CHECKING, Any
@@ -125,6 +125,42 @@ class Link(msgspec.Struct, frozen=True):
     hash: str
 
 
+_ACKNOWLEDGEMENT = (
+    "acknowledged_at", "actor_id", "actor_role", "reason", "first_broken_version", "problem",
+    "checkpoint_id", "accepted", "signature",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _State:
+    """What a check reads about a case besides its rows."""
+
+    head: Link | None
+    recorded: Finding | None
+    acknowledgement: dict[str, Any] | None
+    entry: dict[str, Any] | None  # the newest checkpoint entry since the acknowledgement
+
+    @property
+    def since_checkpoint(self) -> int:
+        """Checkpoints up to this one are superseded by the acknowledgement."""
+        return self.acknowledgement["checkpoint_id"] if self.acknowledgement else 0
+
+    @property
+    def floor(self) -> Link:
+        """The newest link the acknowledgement accepted, from which the chain is walked on."""
+        accepted = _accepted(self.acknowledgement) if self.acknowledgement else []
+        return accepted[-1] if accepted else Link(0, GENESIS)
+
+    def acknowledged(self) -> Acknowledgement | None:
+        ack = self.acknowledgement
+        if ack is None:
+            return None
+        return Acknowledgement(
+            ack["actor_id"], ack["actor_role"], ack["acknowledged_at"], ack["reason"],
+            ack["first_broken_version"], ack["problem"],
+        )  # fmt: skip
+
+
 class _Recorded(msgspec.Struct):
     prev_hash: str | None = None
 
@@ -201,15 +237,15 @@ class Integrity:
         """Every checkpoint whose signature fails over the entries it now holds: one altered,
         or an entry added or removed (which the check of one case cannot see)."""
         problems = []
-        with self._snapshot() as curs:
-            curs.execute("SELECT * FROM chain_checkpoints ORDER BY id")
-            for checkpoint in curs.fetchall():
-                curs.execute(
+        with self.datastore.get_connection() as conn:
+            checkpoints = conn.execute("SELECT * FROM chain_checkpoints ORDER BY id").fetchall()
+            for checkpoint in checkpoints:
+                entries = conn.execute(
                     "SELECT signature FROM chain_checkpoint_heads WHERE checkpoint_id = %s "
                     "ORDER BY originator_id",
                     (checkpoint["id"],),
-                )
-                entries = [(row["signature"],) for row in curs.fetchall()]
+                ).fetchall()
+                entries = [(row["signature"],) for row in entries]
                 expected = self._checkpoint_signature(
                     checkpoint["id"], checkpoint["taken_at"], checkpoint["position"], entries
                 )
@@ -233,104 +269,102 @@ class Integrity:
     def verify(self, case_id: UUID) -> Verification:
         """The whole chain, from the first event (or the last acknowledgement) to the head,
         against every checkpoint that recorded the case. A break found is remembered."""
-        with self._snapshot() as curs:
-            head, recorded, acknowledgement = self._state(curs, case_id)
-            curs.execute(
+        with self.datastore.get_connection() as conn:
+            # Rows last: a write meanwhile leaves rows beyond what was read before, never fewer.
+            state = self._state(conn, case_id)
+            entries = conn.execute(
                 "SELECT e.checkpoint_id, e.version, e.hash, e.signature, c.taken_at "
                 "FROM chain_checkpoint_heads e JOIN chain_checkpoints c ON c.id = e.checkpoint_id "
-                "WHERE e.originator_id = %s ORDER BY e.checkpoint_id",
-                (case_id,),
-            )
-            entries = curs.fetchall()
-            rows = self._rows(curs, "WHERE originator_id = %s", case_id)
-        if not rows and head is None and not entries:
+                "WHERE e.originator_id = %s AND e.checkpoint_id > %s ORDER BY e.checkpoint_id",
+                (case_id, state.since_checkpoint),
+            ).fetchall()
+            rows = self._rows(conn, "originator_id = %s", case_id)
+        if not rows and state.head is None and not entries:
             raise UnknownCase(case_id)
         hashes = {r.originator_version: chain_hash(r, self.chain_key) for r in rows}
-        found = self._against_acknowledgement(case_id, acknowledgement, hashes)
-        floor = _floor(acknowledgement)
+        found = self._against_acknowledgement(case_id, state.acknowledgement, hashes)
         if not found:
+            floor = state.floor
             found = _walk([r for r in rows if r.originator_version > floor.version], floor, hashes)
         for entry in entries:
-            if acknowledgement is None or entry["checkpoint_id"] > acknowledgement["checkpoint_id"]:
-                found += self._against_checkpoint(case_id, entry, hashes)
-        found += _against_head(rows, head, hashes)
-        shown = _shown(acknowledgement) if acknowledgement else None
-        if recorded is None and found:
+            found += self._against_checkpoint(case_id, entry, hashes)
+        found += _against_head(rows, state.head, hashes)
+        if state.recorded is None and found:
             self._remember(case_id, min(found))
-        elif recorded is not None:
-            found.append(recorded)  # found before (perhaps since undone): still to acknowledge
+        elif state.recorded is not None:
+            found.append(state.recorded)  # found before (perhaps undone since): to acknowledge
+        shown = state.acknowledged()
         if not found:
             return Verification(case_id, True, len(rows), acknowledged=shown)
         version, problem = min(found)
         return Verification(case_id, False, len(rows), version, problem, shown)
 
     def guard(self, case_id: UUID) -> Link:
-        """The check before a write, in a few index reads: a remembered break, the head against
-        the newest row, the newest checkpoint since any acknowledgement against its row.
-        IntegrityBroken if one fails; else the newest stored link (GENESIS for a new case)."""
-        with self._snapshot() as curs:
-            head, recorded, acknowledgement = self._state(curs, case_id)
-            curs.execute(
-                "SELECT e.checkpoint_id, e.version, e.hash, e.signature, c.taken_at "
-                "FROM chain_checkpoint_heads e JOIN chain_checkpoints c ON c.id = e.checkpoint_id "
-                "WHERE e.originator_id = %s AND e.checkpoint_id > %s "
-                "ORDER BY e.checkpoint_id DESC LIMIT 1",
-                (case_id, acknowledgement["checkpoint_id"] if acknowledgement else 0),
-            )
-            entry = curs.fetchone()
-            floor = _floor(acknowledgement)
+        """The check before a write, in two index reads: a remembered break, the head against
+        its row, the newest checkpoint since any acknowledgement against its row. IntegrityBroken
+        if one fails; else the head (GENESIS for a new case)."""
+        with self.datastore.get_connection() as conn:
+            state = self._state(conn, case_id)
+            wanted = [state.floor.version]
+            wanted += [state.head.version] if state.head else []
+            wanted += [state.entry["version"]] if state.entry else []
             rows = self._rows(
-                curs,
-                "WHERE originator_id = %s AND originator_version IN (%s, %s, "
+                conn,
+                "originator_id = %s AND (originator_version = ANY(%s) OR originator_version = "
                 f"(SELECT max(originator_version) FROM {self._events} WHERE originator_id = %s))",
-                case_id, entry["version"] if entry else 0, floor.version, case_id,
+                case_id, wanted, case_id,
             )  # fmt: skip
-        if recorded is not None:
-            raise IntegrityBroken(*recorded)
+        if state.recorded is not None:
+            raise IntegrityBroken(*state.recorded)
         hashes = {r.originator_version: chain_hash(r, self.chain_key) for r in rows}
-        found = self._against_acknowledgement(case_id, acknowledgement, hashes, floor_only=True)
-        found += _against_head(rows, head, hashes)
-        if entry is not None:
-            found += self._against_checkpoint(case_id, entry, hashes)
+        found = self._against_acknowledgement(
+            case_id, state.acknowledgement, hashes, floor_only=True
+        )
+        found += _against_head(rows, state.head, hashes)
+        if state.entry is not None:
+            found += self._against_checkpoint(case_id, state.entry, hashes)
         if found:
             self._remember(case_id, min(found))
             raise IntegrityBroken(*min(found))
-        newest = rows[-1].originator_version if rows else 0
-        return Link(newest, hashes[newest]) if rows else Link(0, GENESIS)
+        return state.head or Link(0, GENESIS)
 
-    @contextlib.contextmanager
-    def _snapshot(self) -> Iterator[Any]:
-        """A read-only transaction that sees one moment: no write half-seen as a break."""
-        with self.datastore.transaction(commit=False) as curs:
-            curs.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            yield curs
-
-    def _state(self, curs: Any, case_id: UUID) -> tuple[Any, Finding | None, Any]:
-        """The case's head, its remembered break and its newest acknowledgement."""
-        curs.execute("SELECT version, hash FROM chain_heads WHERE originator_id = %s", (case_id,))
-        head = curs.fetchone()
-        curs.execute(
-            "SELECT first_broken_version, problem FROM chain_breaks WHERE originator_id = %s",
+    def _state(self, conn: Any, case_id: UUID) -> _State:
+        """In one read: the case's head, its remembered break, its newest acknowledgement and
+        the newest checkpoint entry since."""
+        row = conn.execute(
+            "SELECT h.version AS head_version, h.hash AS head_hash, "
+            "b.first_broken_version AS broken_version, b.problem AS broken_problem, a.*, "
+            "e.checkpoint_id AS entry_checkpoint_id, e.version AS entry_version, "
+            "e.hash AS entry_hash, e.signature AS entry_signature, e.taken_at AS entry_taken_at "
+            "FROM (SELECT %s::uuid AS id) k "
+            "LEFT JOIN chain_heads h ON h.originator_id = k.id "
+            "LEFT JOIN chain_breaks b ON b.originator_id = k.id "
+            "LEFT JOIN LATERAL (SELECT * FROM chain_acknowledgements WHERE originator_id = k.id "
+            "    ORDER BY acknowledged_at DESC LIMIT 1) a ON true "
+            "LEFT JOIN LATERAL (SELECT e.*, c.taken_at FROM chain_checkpoint_heads e "
+            "    JOIN chain_checkpoints c ON c.id = e.checkpoint_id "
+            "    WHERE e.originator_id = k.id AND e.checkpoint_id > coalesce(a.checkpoint_id, 0) "
+            "    ORDER BY e.checkpoint_id DESC LIMIT 1) e ON true",
             (case_id,),
+        ).fetchone()
+        entry = {k.removeprefix("entry_"): v for k, v in row.items() if k.startswith("entry_")}
+        head = row["head_version"], row["head_hash"]
+        return _State(
+            Link(*head) if head[0] is not None else None,
+            (row["broken_version"], row["broken_problem"]) if row["broken_problem"] else None,
+            {k: row[k] for k in _ACKNOWLEDGEMENT} if row["acknowledged_at"] else None,
+            entry if entry["checkpoint_id"] is not None else None,
         )
-        row = curs.fetchone()
-        recorded = (row["first_broken_version"], row["problem"]) if row else None
-        curs.execute(
-            "SELECT * FROM chain_acknowledgements WHERE originator_id = %s "
-            "ORDER BY acknowledged_at DESC LIMIT 1",
-            (case_id,),
-        )
-        return head, recorded, curs.fetchone()
 
-    def _rows(self, curs: Any, where: str, *params: object) -> list[StoredEvent]:
-        curs.execute(
+    def _rows(self, conn: Any, where: str, *params: object) -> list[StoredEvent]:
+        found = conn.execute(
             f"SELECT originator_id, originator_version, topic, state FROM {self._events} "
-            f"{where} ORDER BY originator_version",
+            f"WHERE {where} ORDER BY originator_version",
             params,
-        )
+        ).fetchall()
         return [
             StoredEvent(r["originator_id"], r["originator_version"], r["topic"], bytes(r["state"]))
-            for r in curs.fetchall()
+            for r in found
         ]
 
     def _remember(self, case_id: UUID, finding: Finding) -> None:
@@ -458,19 +492,23 @@ def _walk(rows: list[StoredEvent], floor: Link, hashes: dict[int, str]) -> list[
 
 
 def _against_head(
-    rows: list[StoredEvent], head: dict[str, Any] | None, hashes: dict[int, str]
+    rows: list[StoredEvent], head: Link | None, hashes: dict[int, str]
 ) -> list[Finding]:
+    """The head names a stored row, with its hash. (Rows beyond it are a write that committed
+    after the head was read: the walk judges them.)"""
     if not rows:
         return []
-    newest = rows[-1]
-    version = newest.originator_version
+    newest = rows[-1].originator_version
     if head is None:
-        return [(version, f"version {version} has no recorded head")]
-    if head["version"] > version:
-        return [(version + 1, f"versions after {version} are missing")]
-    if (head["version"], head["hash"]) != (version, hashes[version]):
-        problem = f"version {version} does not match the recorded head"
-        return [(version, problem + _unkeyed_note(newest, head["hash"]))]
+        return [(newest, f"version {newest} has no recorded head")]
+    if head.version > newest:
+        return [(newest + 1, f"versions after {newest} are missing")]
+    if head.version not in hashes:
+        return [(head.version, f"version {head.version}, the recorded head, is missing")]
+    if hashes[head.version] != head.hash:
+        problem = f"version {head.version} does not match the recorded head"
+        stored = next(r for r in rows if r.originator_version == head.version)
+        return [(head.version, problem + _unkeyed_note(stored, head.hash))]
     return []
 
 
@@ -490,19 +528,6 @@ def _unkeyed_note(stored: StoredEvent, recorded: str | None) -> str:
 
 def _accepted(ack: dict[str, Any]) -> list[Link]:
     return msgspec.json.decode(ack["accepted"], type=list[Link])
-
-
-def _floor(ack: dict[str, Any] | None) -> Link:
-    """The newest link an acknowledgement accepted, from which the chain is walked on."""
-    accepted = _accepted(ack) if ack else []
-    return accepted[-1] if accepted else Link(0, GENESIS)
-
-
-def _shown(ack: dict[str, Any]) -> Acknowledgement:
-    return Acknowledgement(
-        ack["actor_id"], ack["actor_role"], ack["acknowledged_at"], ack["reason"],
-        ack["first_broken_version"], ack["problem"],
-    )  # fmt: skip
 
 
 def _name(number: int, taken_at: datetime) -> str:
