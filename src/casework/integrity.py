@@ -20,6 +20,7 @@ the measured costs.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 from collections.abc import Sequence
@@ -30,6 +31,8 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import msgspec
+import structlog
+from anyio import to_thread
 from eventsourcing.persistence import StoredEvent
 
 from casework.domain.commands import Actor
@@ -43,6 +46,7 @@ CHECKPOINT_INTERVAL = 60.0
 """Seconds between the service's checkpoints: the newest events younger than this can be removed
 without a trace by someone who can write to the database."""
 
+log = structlog.get_logger("casework.integrity")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # One checkpoint or acknowledgement at a time, across every process of the service.
 _LOCK = 0x6377_6368
@@ -94,8 +98,9 @@ Finding = tuple[int, str]
 class Checkpoint(msgspec.Struct, frozen=True):
     id: int
     taken_at: datetime
-    position: int
-    heads: int
+    position: int  # the newest notification id it covers
+    heads: int  # the aggregates whose newest link it records
+    signature: str
 
 
 class Acknowledgement(msgspec.Struct, frozen=True):
@@ -139,6 +144,7 @@ class _State:
     recorded: Finding | None
     acknowledgement: dict[str, Any] | None
     entry: dict[str, Any] | None  # the newest checkpoint entry since the acknowledgement
+    newest: int  # the newest stored version, read with the head
 
     @property
     def since_checkpoint(self) -> int:
@@ -189,16 +195,19 @@ class Integrity:
 
     # Checkpoints
 
-    def checkpoint(self) -> Checkpoint | None:
+    def checkpoint(self, wait: bool = False) -> Checkpoint | None:
         """Sign the newest link of every aggregate whose events moved since the last checkpoint.
-        None when nothing moved, or another process is taking one at this moment."""
+        None when nothing moved, or (unless asked to wait) another process is taking one."""
         taken_at = datetime.now(UTC)
         with self.datastore.transaction(commit=True) as curs:
             # One snapshot for the position and the heads it covers.
             curs.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            curs.execute("SELECT pg_try_advisory_xact_lock(%s) AS locked", (_LOCK,))
-            if not curs.fetchone()["locked"]:
-                return None
+            if wait:
+                curs.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK,))
+            else:
+                curs.execute("SELECT pg_try_advisory_xact_lock(%s) AS locked", (_LOCK,))
+                if not curs.fetchone()["locked"]:
+                    return None
             curs.execute("SELECT max(position) AS position FROM chain_checkpoints")
             since = curs.fetchone()["position"]
             curs.execute(f"SELECT coalesce(max(notification_id), 0) AS n FROM {self._events}")
@@ -231,29 +240,31 @@ class Integrity:
             ) as copy:
                 for entry in entries:
                     copy.write_row(entry)
-        return Checkpoint(number, taken_at, position, len(entries))
+        return Checkpoint(number, taken_at, position, len(entries), signature.hex())
 
-    def altered_checkpoints(self) -> list[str]:
-        """Every checkpoint whose signature fails over the entries it now holds: one altered,
-        or an entry added or removed (which the check of one case cannot see)."""
+    def altered_checkpoints(self) -> list[tuple[int, str]]:
+        """Every checkpoint not as this service signed it, with the problem: an entry altered,
+        or one added or removed (which the check of one case cannot see)."""
         problems = []
         with self.datastore.get_connection() as conn:
             checkpoints = conn.execute("SELECT * FROM chain_checkpoints ORDER BY id").fetchall()
             for checkpoint in checkpoints:
+                number = checkpoint["id"]
                 entries = conn.execute(
-                    "SELECT signature FROM chain_checkpoint_heads WHERE checkpoint_id = %s "
-                    "ORDER BY originator_id",
-                    (checkpoint["id"],),
+                    "SELECT originator_id, checkpoint_id, version, hash, signature "
+                    "FROM chain_checkpoint_heads WHERE checkpoint_id = %s ORDER BY originator_id",
+                    (number,),
                 ).fetchall()
-                entries = [(row["signature"],) for row in entries]
+                entries = [tuple(row.values()) for row in entries]
                 expected = self._checkpoint_signature(
-                    checkpoint["id"], checkpoint["taken_at"], checkpoint["position"], entries
+                    number, checkpoint["taken_at"], checkpoint["position"], entries
                 )
-                if not hmac.compare_digest(bytes(checkpoint["signature"]), expected):
-                    problems.append(
-                        f"{_name(checkpoint['id'], checkpoint['taken_at'])} is not as this"
-                        " service signed it: altered, or an entry added or removed"
-                    )
+                if not hmac.compare_digest(bytes(checkpoint["signature"]), expected) or any(
+                    not self._signed(e[4], "head", number, e[0], e[2], e[3]) for e in entries
+                ):
+                    name = _name(number, checkpoint["taken_at"])
+                    problems.append((number, f"{name} is not as this service signed it:"
+                                     " an entry altered, added or removed"))  # fmt: skip
         return problems
 
     def _checkpoint_signature(
@@ -288,7 +299,7 @@ class Integrity:
             found = _walk([r for r in rows if r.originator_version > floor.version], floor, hashes)
         for entry in entries:
             found += self._against_checkpoint(case_id, entry, hashes)
-        found += _against_head(rows, state.head, hashes)
+        found += _against_head(state, rows, hashes)
         if state.recorded is None and found:
             self._remember(case_id, min(found))
         elif state.recorded is not None:
@@ -305,22 +316,18 @@ class Integrity:
         if one fails; else the head (GENESIS for a new case)."""
         with self.datastore.get_connection() as conn:
             state = self._state(conn, case_id)
-            wanted = [state.floor.version]
+            wanted = [state.floor.version, state.newest]
             wanted += [state.head.version] if state.head else []
             wanted += [state.entry["version"]] if state.entry else []
-            rows = self._rows(
-                conn,
-                "originator_id = %s AND (originator_version = ANY(%s) OR originator_version = "
-                f"(SELECT max(originator_version) FROM {self._events} WHERE originator_id = %s))",
-                case_id, wanted, case_id,
-            )  # fmt: skip
+            rows = self._rows(conn, "originator_id = %s AND originator_version = ANY(%s)",
+                              case_id, wanted)  # fmt: skip
         if state.recorded is not None:
             raise IntegrityBroken(*state.recorded)
         hashes = {r.originator_version: chain_hash(r, self.chain_key) for r in rows}
         found = self._against_acknowledgement(
             case_id, state.acknowledgement, hashes, floor_only=True
         )
-        found += _against_head(rows, state.head, hashes)
+        found += _against_head(state, rows, hashes)
         if state.entry is not None:
             found += self._against_checkpoint(case_id, state.entry, hashes)
         if found:
@@ -335,8 +342,9 @@ class Integrity:
             "SELECT h.version AS head_version, h.hash AS head_hash, "
             "b.first_broken_version AS broken_version, b.problem AS broken_problem, a.*, "
             "e.checkpoint_id AS entry_checkpoint_id, e.version AS entry_version, "
-            "e.hash AS entry_hash, e.signature AS entry_signature, e.taken_at AS entry_taken_at "
-            "FROM (SELECT %s::uuid AS id) k "
+            "e.hash AS entry_hash, e.signature AS entry_signature, e.taken_at AS entry_taken_at, "
+            f"(SELECT max(originator_version) FROM {self._events} WHERE originator_id = k.id) "
+            "AS newest FROM (SELECT %s::uuid AS id) k "
             "LEFT JOIN chain_heads h ON h.originator_id = k.id "
             "LEFT JOIN chain_breaks b ON b.originator_id = k.id "
             "LEFT JOIN LATERAL (SELECT * FROM chain_acknowledgements WHERE originator_id = k.id "
@@ -354,6 +362,7 @@ class Integrity:
             (row["broken_version"], row["broken_problem"]) if row["broken_problem"] else None,
             {k: row[k] for k in _ACKNOWLEDGEMENT} if row["acknowledged_at"] else None,
             entry if entry["checkpoint_id"] is not None else None,
+            row["newest"] or 0,
         )
 
     def _rows(self, conn: Any, where: str, *params: object) -> list[StoredEvent]:
@@ -424,7 +433,7 @@ class Integrity:
             raise IllegalStep("the case's history verifies: there is nothing to acknowledge")
         with self.datastore.transaction(commit=True) as curs:
             curs.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK,))
-            rows = self._rows(curs, "WHERE originator_id = %s", case_id)
+            rows = self._rows(curs, "originator_id = %s", case_id)
             accepted = [Link(r.originator_version, chain_hash(r, self.chain_key)) for r in rows]
             newest = accepted[-1] if accepted else Link(0, GENESIS)
             curs.execute("SELECT coalesce(max(id), 0) AS id FROM chain_checkpoints")
@@ -491,29 +500,26 @@ def _walk(rows: list[StoredEvent], floor: Link, hashes: dict[int, str]) -> list[
     return []
 
 
-def _against_head(
-    rows: list[StoredEvent], head: Link | None, hashes: dict[int, str]
-) -> list[Finding]:
-    """The head names a stored row, with its hash. (Rows beyond it are a write that committed
-    after the head was read: the walk judges them.)"""
-    if not rows:
-        return []
-    newest = rows[-1].originator_version
+def _against_head(state: _State, rows: list[StoredEvent], hashes: dict[int, str]) -> list[Finding]:
+    """The head names the newest stored row (as read with it), with its hash."""
+    head, newest = state.head, state.newest
     if head is None:
-        return [(newest, f"version {newest} has no recorded head")]
+        return [(newest, f"version {newest} has no recorded head")] if newest else []
     if head.version > newest:
         return [(newest + 1, f"versions after {newest} are missing")]
-    if head.version not in hashes:
-        return [(head.version, f"version {head.version}, the recorded head, is missing")]
-    if hashes[head.version] != head.hash:
+    if head.version < newest:
+        return [(head.version + 1, f"versions after {head.version} are beyond the recorded head")]
+    if hashes.get(head.version) != head.hash:
         problem = f"version {head.version} does not match the recorded head"
-        stored = next(r for r in rows if r.originator_version == head.version)
+        stored = next((r for r in rows if r.originator_version == head.version), None)
         return [(head.version, problem + _unkeyed_note(stored, head.hash))]
     return []
 
 
-def _unkeyed_note(stored: StoredEvent, recorded: str | None) -> str:
+def _unkeyed_note(stored: StoredEvent | None, recorded: str | None) -> str:
     """A word on rows chained the way releases before keyed chains did (unkeyed SHA-256)."""
+    if stored is None:
+        return ""
     h = hashlib.sha256()
     for part in (str(stored.originator_id).encode(), stored.originator_version.to_bytes(8, "big"),
                  stored.topic.encode(), b"\x00", stored.state):  # fmt: skip
@@ -541,3 +547,18 @@ def _micros(moment: datetime) -> int:
 def _table(recorder: Any) -> str:
     schema = recorder.datastore.schema
     return f'"{schema}"."{recorder.events_table_name}"' if schema else recorder.events_table_name
+
+
+async def checkpoint_periodically(app: CaseworkApp, interval: float = CHECKPOINT_INTERVAL) -> None:
+    """Take a checkpoint every `interval` seconds until cancelled. Each is logged with its
+    signature: a copy of the log outside the database shows a checkpoint that was deleted."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            taken = await to_thread.run_sync(app.integrity.checkpoint)
+        except Exception as error:  # PostgreSQL away: try again at the next interval
+            log.warning("checkpoint failed", error=type(error).__name__)
+            continue
+        if taken is not None:
+            log.info("checkpoint", id=taken.id, position=taken.position, heads=taken.heads,
+                     signature=taken.signature)  # fmt: skip
