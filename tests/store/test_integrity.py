@@ -16,7 +16,7 @@ from casework.db import Database
 from casework.domain import commands as c
 from casework.domain.errors import IllegalStep, IntegrityBroken
 from casework.store import GENESIS
-from tests.store.test_event_store import STAFF, event_count, open_case, sql
+from tests.store.test_event_store import STAFF, alter_row, event_count, open_case, sql
 
 ADMIN = c.Actor("root.admin", "admin")
 
@@ -85,13 +85,7 @@ def remove_newest(database: Database, case_id: UUID) -> None:
 
 def test_a_case_rewritten_and_rechained_without_the_key_is_detected(app, database):
     case_id = case_with_notes(app, 3)
-    sql(
-        database,
-        "UPDATE casework_events SET state = "
-        "convert_to(replace(convert_from(state, 'UTF8'), 'staff', 'admin'), 'UTF8') "
-        "WHERE originator_id = %s AND originator_version = 2",
-        case_id,
-    )
+    alter_row(database, case_id, 2)
     rechain_without_the_key(database, case_id, after=2)
 
     result = verify(app, case_id)
@@ -241,13 +235,7 @@ def test_a_row_changed_after_the_acknowledgement_is_a_new_break(app, database):
     rechain_without_the_key(database, case_id, after=2)
     app.integrity.acknowledge(case_id, ADMIN, "seen")
     assert verify(app, case_id).intact
-    sql(
-        database,
-        "UPDATE casework_events SET state = "
-        "convert_to(replace(convert_from(state, 'UTF8'), 'staff', 'admin'), 'UTF8') "
-        "WHERE originator_id = %s AND originator_version = 1",
-        case_id,
-    )
+    alter_row(database, case_id, 1)
 
     result = verify(app, case_id)
     assert (result.intact, result.first_broken_version) == (False, 1)
