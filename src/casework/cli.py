@@ -154,7 +154,7 @@ def _audit_verify(args: argparse.Namespace, settings: Settings) -> int:
     from casework.bootstrap import build_app
 
     app = build_app(settings)
-    case_ids = [UUID(args.case)] if args.case else app.case_ids()
+    case_ids = [UUID(args.case)] if args.case else app.integrity.aggregate_ids()
     failures = 0
     for case_id in case_ids:
         result = verify(app, case_id)
@@ -171,7 +171,8 @@ def _audit_verify(args: argparse.Namespace, settings: Settings) -> int:
 def _audit_checkpoint(args: argparse.Namespace, settings: Settings) -> int:
     from casework.bootstrap import build_app
 
-    taken = build_app(settings).integrity.checkpoint(wait=True)
+    app = build_app(settings)  # held: a dropped application closes its connection pool
+    taken = app.integrity.checkpoint(wait=True)
     if taken is None:
         print("casework: no event was recorded since the last checkpoint", file=sys.stderr)
     else:
@@ -232,9 +233,9 @@ def parser() -> argparse.ArgumentParser:
     audit = sub.add_parser("audit", help="auditor's tools")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
     verify = audit_sub.add_parser(
-        "verify", help="verify the chain of one case, or of every case and every checkpoint"
+        "verify", help="verify the chain of one case, or of every aggregate and checkpoint"
     )
-    verify.add_argument("case", nargs="?", help="case id (default: every case)")
+    verify.add_argument("case", nargs="?", help="case id (default: every aggregate)")
     verify.set_defaults(run=_audit_verify)
     audit_sub.add_parser(
         "checkpoint", help="sign the newest link of every case that moved since the last one"

@@ -277,6 +277,16 @@ class Integrity:
 
     # Verification
 
+    def aggregate_ids(self) -> list[UUID]:
+        """Every aggregate with a head or a checkpoint entry: also one whose rows, head and
+        register entry were all removed."""
+        with self.datastore.get_connection() as conn:
+            rows = conn.execute(
+                "SELECT originator_id FROM chain_heads UNION "
+                "SELECT originator_id FROM chain_checkpoint_heads ORDER BY originator_id"
+            ).fetchall()
+        return [row["originator_id"] for row in rows]
+
     def verify(self, case_id: UUID) -> Verification:
         """The whole chain, from the first event (or the last acknowledgement) to the head,
         against every checkpoint that recorded the case. A break found is remembered."""
@@ -550,15 +560,15 @@ def _table(recorder: Any) -> str:
 
 
 async def checkpoint_periodically(app: CaseworkApp, interval: float = CHECKPOINT_INTERVAL) -> None:
-    """Take a checkpoint every `interval` seconds until cancelled. Each is logged with its
-    signature: a copy of the log outside the database shows a checkpoint that was deleted."""
+    """Take a checkpoint now and every `interval` seconds until cancelled. Each is logged with
+    its signature: a copy of the log outside the database shows a checkpoint deleted."""
     while True:
-        await asyncio.sleep(interval)
         try:
             taken = await to_thread.run_sync(app.integrity.checkpoint)
-        except Exception as error:  # PostgreSQL away: try again at the next interval
+        except Exception as error:  # PostgreSQL away, say: try again at the next interval
             log.warning("checkpoint failed", error=type(error).__name__)
-            continue
-        if taken is not None:
-            log.info("checkpoint", id=taken.id, position=taken.position, heads=taken.heads,
-                     signature=taken.signature)  # fmt: skip
+        else:
+            if taken is not None:
+                log.info("checkpoint", id=taken.id, position=taken.position, heads=taken.heads,
+                         signature=taken.signature)  # fmt: skip
+        await asyncio.sleep(interval)
