@@ -1,6 +1,6 @@
 """Run the benchmarks against a fresh embedded PostgreSQL, print a table, append to RESULTS.md.
 
-`python -m bench` runs them all (B1, B2, P1-P5, P7); `python -m bench p1 p2` runs only those
+`python -m bench` runs them all (B1-B3, P1-P5, P7); `python -m bench p1 p2` runs only those
 named. P1-P3 also start a Temporal dev server on free ports, stopped at the end. P5 seeds
 BENCH_P5_CASES journeys (default 100,000, about 2 million events; some 20 minutes here).
 """
@@ -15,9 +15,10 @@ from collections.abc import Callable
 
 from bench import harness, read_side
 from bench.event_store import bench_append, bench_as_of
+from bench.integrity import bench_integrity
 from casework.db import create_database
 
-BENCHES = ("b1", "b2", "p1", "p2", "p3", "p4", "p5", "p7")
+BENCHES = ("b1", "b2", "b3", "p1", "p2", "p3", "p4", "p5", "p7")
 
 
 def selected(argv: list[str]) -> set[str]:
@@ -50,6 +51,8 @@ def main(argv: list[str]) -> None:
             run("B1", lambda: bench_append(create_database(server, "bench_append"), master_key))
         if "b2" in which:
             run("B2", lambda: bench_as_of(create_database(server, "bench_as_of"), master_key))
+        if "b3" in which:
+            run("B3", lambda: bench_integrity(create_database(server, "bench_b3"), master_key))
         if "p7" in which:
             run("P7", lambda: read_side.bench_import(server, master_key))
         if "p4" in which:

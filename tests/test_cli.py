@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import shutil
 import signal
@@ -93,3 +95,24 @@ def wait_until(probe, timeout: float) -> bool:
             pass
         time.sleep(0.5)
     return False
+
+
+def test_audit_checkpoint_signs_and_audit_verify_names_a_checkpoint_altered(
+    app, database, master_key, monkeypatch, capsys
+):
+    from casework.cli import main
+    from tests.store.test_event_store import open_case, sql
+
+    monkeypatch.setenv("CASEWORK_DATABASE_URL", database.conninfo)
+    monkeypatch.setenv("CASEWORK_MASTER_KEY", base64.b64encode(master_key).decode())
+    case_id = open_case(app)
+    assert main(["audit", "checkpoint"]) == 0
+    taken = json.loads(capsys.readouterr().out)
+    assert taken["heads"] >= 1
+
+    assert main(["audit", "verify"]) == 0
+    sql(database, "DELETE FROM chain_checkpoint_heads WHERE originator_id = %s", case_id)
+    assert main(["audit", "verify"]) == 1
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    altered = [line for line in lines if line.get("checkpoint") == taken["id"]]
+    assert altered[0]["intact"] is False

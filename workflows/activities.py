@@ -15,7 +15,13 @@ from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from casework.app import CaseworkApp, CommandResult
 from casework.domain import commands as c
-from casework.domain.errors import CaseworkError, OpenCaseExists, StaleVersion, ValidationFailed
+from casework.domain.errors import (
+    CaseworkError,
+    IntegrityBroken,
+    OpenCaseExists,
+    StaleVersion,
+    ValidationFailed,
+)
 from casework.domain.state import CaseState
 from workflows.messages import CaseStateRequest, CommandOutcome, CommandRequest, OpenCaseRequest
 
@@ -29,6 +35,8 @@ def refusal(error: CaseworkError) -> ApplicationError:
         details["current_version"] = error.current_version
     if isinstance(error, OpenCaseExists):
         details["existing_case_id"] = str(error.existing_case_id)
+    if isinstance(error, IntegrityBroken):
+        details["first_broken_version"] = error.first_broken_version
     # Benign: a refusal is an answer, not a fault; the SDK then logs it at debug level only.
     return ApplicationError(
         error.detail,

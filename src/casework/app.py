@@ -6,6 +6,7 @@ idempotency record and the case register, in one transaction.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -29,7 +30,8 @@ from casework.domain.errors import (
 )
 from casework.domain.events import CaseClosed
 from casework.domain.state import CaseState
-from casework.keys import KeyRing
+from casework.integrity import Integrity
+from casework.keys import KeyRing, derive_key
 from casework.register import ClientRegister
 from casework.store import (
     SCHEMA,
@@ -63,9 +65,12 @@ class CaseworkApp(Application[UUID]):
     }
 
     def __init__(self, database: Database, master_key: bytes, **env: str) -> None:
+        # Needed by the event store, which the base class builds; never stored anywhere.
+        self.chain_key = derive_key(master_key, "event-chain")
         super().__init__(env=database.eventsourcing_env() | env)
         datastore = self.recorder.datastore  # type: ignore[attr-defined]
         self.keyring = KeyRing(datastore, master_key)
+        self.integrity = Integrity(self, derive_key(master_key, "chain-checkpoints"))
         self.mapper.keyring = self.keyring  # type: ignore[attr-defined]
         self.clients = ClientRegister(self.keyring)
         self.access = AccessLog(datastore)
@@ -74,6 +79,7 @@ class CaseworkApp(Application[UUID]):
         self.access.create_schema()
         with datastore.transaction(commit=True) as curs:
             curs.execute(SCHEMA)
+        self.integrity.create_schema()
 
     def construct_mapper(self) -> CaseworkMapper:
         return CaseworkMapper(transcoder=self.construct_transcoder())
@@ -82,7 +88,7 @@ class CaseworkApp(Application[UUID]):
         return casework_transcoder()
 
     def construct_event_store(self) -> ChainedEventStore:
-        return ChainedEventStore(mapper=self.mapper, recorder=self.recorder)
+        return ChainedEventStore(self.mapper, self.recorder, self.chain_key)
 
     @staticmethod
     def context(
@@ -155,6 +161,7 @@ class CaseworkApp(Application[UUID]):
         """`execute`, also answering with the case's state after the command."""
         scope = case_scope(case_id)
         digest = self.request_digest(cmd)
+        self._refuse_if_broken(case_id)
         for attempt in range(1, CONFLICT_ATTEMPTS + 1):
             if idempotency_key and (earlier := self._replay(scope, idempotency_key, digest)):
                 return earlier, self.get_case(case_id).state
@@ -182,6 +189,17 @@ class CaseworkApp(Application[UUID]):
                 continue
             return result, case.state
         raise AssertionError("unreachable")
+
+    def _refuse_if_broken(self, case_id: UUID) -> None:
+        """IntegrityBroken if the case fails the check before a write (integrity.py). A cached
+        aggregate or head ahead of the store held rows since removed, and the removal was
+        acknowledged (perhaps by another process): forget them."""
+        newest = self.integrity.guard(case_id)
+        cache = self.repository.cache
+        with contextlib.suppress(KeyError):
+            if cache is not None and cache.get(case_id).version > newest.version:
+                cache.get(case_id, evict=True)
+        self.events.forget_stale_head(case_id, newest.version, newest.hash)  # type: ignore[attr-defined]
 
     # Reads
 

@@ -154,13 +154,30 @@ def _audit_verify(args: argparse.Namespace, settings: Settings) -> int:
     from casework.bootstrap import build_app
 
     app = build_app(settings)
-    case_ids = [UUID(args.case)] if args.case else app.case_ids()
+    case_ids = [UUID(args.case)] if args.case else app.integrity.aggregate_ids()
     failures = 0
     for case_id in case_ids:
         result = verify(app, case_id)
         failures += not result.intact
         print(msgspec.json.encode(result).decode())
+    if not args.case:
+        for number, problem in app.integrity.altered_checkpoints():
+            failures += 1
+            print(msgspec.json.encode({"checkpoint": number, "intact": False, "problem": problem})
+                  .decode())  # fmt: skip
     return 1 if failures else 0
+
+
+def _audit_checkpoint(args: argparse.Namespace, settings: Settings) -> int:
+    from casework.bootstrap import build_app
+
+    app = build_app(settings)  # held: a dropped application closes its connection pool
+    taken = app.integrity.checkpoint(wait=True)
+    if taken is None:
+        print("casework: no event was recorded since the last checkpoint", file=sys.stderr)
+    else:
+        print(msgspec.json.encode(taken).decode())
+    return 0
 
 
 def _reconcile(args: argparse.Namespace, settings: Settings) -> int:
@@ -215,9 +232,14 @@ def parser() -> argparse.ArgumentParser:
 
     audit = sub.add_parser("audit", help="auditor's tools")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
-    verify = audit_sub.add_parser("verify", help="verify the hash chain of one case or all")
-    verify.add_argument("case", nargs="?", help="case id (default: every case)")
+    verify = audit_sub.add_parser(
+        "verify", help="verify the chain of one case, or of every aggregate and checkpoint"
+    )
+    verify.add_argument("case", nargs="?", help="case id (default: every aggregate)")
     verify.set_defaults(run=_audit_verify)
+    audit_sub.add_parser(
+        "checkpoint", help="sign the newest link of every case that moved since the last one"
+    ).set_defaults(run=_audit_checkpoint)
 
     wf = sub.add_parser("workflows", help="journey workflows")
     wf_sub = wf.add_subparsers(dest="workflows_command", required=True)

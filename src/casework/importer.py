@@ -86,13 +86,15 @@ class ImportReport(msgspec.Struct):
 
 
 class _Job(msgspec.Struct, frozen=True):
-    """One line to replay, with its client's id and key: preparing it reads no database."""
+    """One line to replay, with its client's id and key and the chain's key: preparing it reads
+    no database."""
 
     line: int
     journey: ImportedJourney
     code: str
     client_id: UUID
     key: bytes
+    chain_key: bytes
     actor: c.Actor
     now: datetime
 
@@ -176,16 +178,17 @@ class _ClientKey:
 
 
 @cache
-def _sealing_store() -> ChainedEventStore:
+def _sealing_store(chain_key: bytes) -> ChainedEventStore:
     """Maps and chains events without a database: every imported case starts a new chain."""
-    return ChainedEventStore(CaseworkMapper(transcoder=casework_transcoder()), recorder=None)
+    mapper = CaseworkMapper(transcoder=casework_transcoder())
+    return ChainedEventStore(mapper, recorder=None, chain_key=chain_key)
 
 
 def prepare_jobs(jobs: list[_Job]) -> list[_Prepared | LineError]:
     """Replay, seal and chain each line's journey: in a preparing process, or in this one."""
-    store = _sealing_store()
     done: list[_Prepared | LineError] = []
     for job in jobs:
+        store = _sealing_store(job.chain_key)
         try:
             case = replay_journey(job.journey, job.code, job.client_id, job.actor, job.now)
         except LineFailure as error:
@@ -279,7 +282,7 @@ def _prepare_chunk(
         if key is None:
             result.errors.append(LineError(number, "the client's personal data was erased"))
             continue
-        jobs.append(_Job(number, journey, code, client_id, key, actor, now))
+        jobs.append(_Job(number, journey, code, client_id, key, app.chain_key, actor, now))
     batch = []
     for outcome in prepare(jobs):  # in line order: the first open case of a client goes in
         if isinstance(outcome, LineError):

@@ -17,6 +17,8 @@ from pathlib import Path
 from uuid import UUID
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from eventsourcing.postgres import PostgresDatastore
 
 NONCE_BYTES = 12
@@ -52,6 +54,12 @@ def load_master_key(configured: str | None, data_dir: Path) -> bytes:
     if len(key) != 32:
         raise ValueError("the master key must be 32 bytes, base64-encoded")
     return key
+
+
+def derive_key(master_key: bytes, purpose: str) -> bytes:
+    """A 32-byte key bound to one purpose (HKDF-SHA256): knowing it reveals neither the master key
+    nor the key of any other purpose."""
+    return HKDF(SHA256(), 32, salt=None, info=f"casework:{purpose}".encode()).derive(master_key)
 
 
 def seal(key: bytes, plaintext: bytes, context: str) -> bytes:

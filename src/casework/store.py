@@ -3,8 +3,9 @@
 - `CaseworkMapper` seals the fields an event class names in `protected` with the client's key
   (AES-GCM, the field's place as associated data) and opens them on the way back; a field whose key
   was destroyed comes back as `{"withheld": "erased"}`.
-- `ChainedEventStore` writes into each stored event the hash of its predecessor's stored bytes, so
-  the chain is over what is on disk: it survives upcasting and the destruction of a key.
+- `ChainedEventStore` writes into each stored event the HMAC of its predecessor's stored bytes,
+  under a key derived from the master key (never in the database), so the chain is over what is
+  on disk (it survives upcasting and the destruction of a key) and only this service can extend it.
 - `CaseworkRecorder` writes idempotency records, the case register and chain heads in the very
   transaction that inserts the events, so a command is recorded whole or not at all. The bulk
   import writes new cases with COPY instead (`put_new`): the same rows, in notification order.
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
+import hmac
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -122,20 +123,16 @@ def casework_transcoder() -> JSONTranscoder:
     return transcoder
 
 
-def chain_hash(stored: StoredEvent) -> str:
-    """The hash of a stored event's bytes: id, version, topic and state exactly as written."""
-    h = hashlib.sha256()
+def chain_hash(stored: StoredEvent, key: bytes) -> str:
+    """The keyed hash (HMAC-SHA256) of a stored event's bytes: id, version, topic and state
+    exactly as written."""
+    h = hmac.new(key, digestmod=hashlib.sha256)
     h.update(str(stored.originator_id).encode())
     h.update(stored.originator_version.to_bytes(8, "big"))
     h.update(stored.topic.encode())
     h.update(b"\x00")
     h.update(stored.state)
     return h.hexdigest()
-
-
-def recorded_prev_hash(stored: StoredEvent) -> str | None:
-    """The predecessor hash a stored event carries (readable without any key)."""
-    return json.loads(stored.state).get("prev_hash")
 
 
 class CaseworkMapper(Mapper[UUID]):
@@ -212,8 +209,9 @@ def event_row(stored: StoredEvent) -> EventRow:
 class ChainedEventStore(EventStore[UUID]):
     HEADS_CACHED = 10_000
 
-    def __init__(self, mapper: Mapper[UUID], recorder: Any) -> None:
+    def __init__(self, mapper: Mapper[UUID], recorder: Any, chain_key: bytes) -> None:
         super().__init__(mapper, recorder)
+        self.chain_key = chain_key
         # The newest hash this process wrote per aggregate, so a command needn't re-read it.
         self._heads: OrderedDict[UUID, tuple[int, str]] = OrderedDict()
         self._heads_lock = threading.Lock()
@@ -228,7 +226,7 @@ class ChainedEventStore(EventStore[UUID]):
         rows = self.recorder.select_events(originator_id, gt=version - 1, lte=version)
         if not rows:
             raise LookupError(f"{originator_id} has no version {version} to chain onto")
-        return chain_hash(rows[0])
+        return chain_hash(rows[0], self.chain_key)
 
     def chained(
         self, domain_events: Sequence[Any]
@@ -241,9 +239,17 @@ class ChainedEventStore(EventStore[UUID]):
             prev = heads.get(oid)
             prev_hash = prev[1] if prev else self._head(oid, event.originator_version - 1)
             stored = self.mapper.to_stored_event(event, prev_hash=prev_hash)
-            heads[oid] = (event.originator_version, chain_hash(stored))
+            heads[oid] = (event.originator_version, chain_hash(stored, self.chain_key))
             stored_events.append(stored)
         return stored_events, heads
+
+    def forget_stale_head(self, originator_id: UUID, version: int, hash_: str) -> None:
+        """Forget the head this process wrote if the store's newest link is older or another:
+        rows since removed (and the removal acknowledged)."""
+        with self._heads_lock:
+            cached = self._heads.get(originator_id)
+            if cached and (cached[0] > version or (cached[0] == version and cached[1] != hash_)):
+                del self._heads[originator_id]
 
     def _remember(self, heads: dict[UUID, tuple[int, str]]) -> None:
         with self._heads_lock:

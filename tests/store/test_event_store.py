@@ -46,6 +46,17 @@ def sql(database: Database, query: str, *params: object) -> list[tuple]:
         return cur.fetchall() if cur.description else []
 
 
+def alter_row(database: Database, case_id: UUID, version: int) -> None:
+    """Change a stored event with SQL: its actor's role, staff, becomes admin."""
+    sql(
+        database,
+        "UPDATE casework_events SET state = "
+        "convert_to(replace(convert_from(state, 'UTF8'), 'staff', 'admin'), 'UTF8') "
+        "WHERE originator_id = %s AND originator_version = %s",
+        case_id, version,
+    )  # fmt: skip
+
+
 def event_count(database: Database) -> int:
     return sql(database, "SELECT count(*) FROM casework_events")[0][0]
 
@@ -163,13 +174,7 @@ def test_hash_chain_names_a_row_altered_with_sql(app, database):
     case_id = open_case(app)
     for text in ("a", "b", "c"):
         app.execute(case_id, c.AddNote(text=text), app.context(STAFF))
-    sql(
-        database,
-        "UPDATE casework_events SET state = "
-        "convert_to(replace(convert_from(state, 'UTF8'), 'staff', 'admin'), 'UTF8') "
-        "WHERE originator_id = %s AND originator_version = 2",
-        case_id,
-    )
+    alter_row(database, case_id, 2)
     result = verify(app, case_id)
     assert (result.intact, result.first_broken_version) == (False, 2)
 

@@ -21,6 +21,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from casework.api.cases import CaseController
 from casework.api.deps import Services, ServicesDep, provide_actor
 from casework.api.indicators import IndicatorController
+from casework.api.integrity import IntegrityController
 from casework.api.problems import EXCEPTION_HANDLERS, problem
 from casework.api.queues import EmployerController, PartnerController, QueueController
 from casework.domain.errors import FieldError, ValidationFailed
@@ -153,6 +154,7 @@ def create_app(services: Services) -> Litestar:
             PartnerController,
             EmployerController,
             IndicatorController,
+            IntegrityController,
             health,
             ready,
             metrics,

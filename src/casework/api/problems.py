@@ -17,7 +17,13 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from temporalio.service import RPCError, RPCStatusCode
 
-from casework.domain.errors import CaseworkError, FieldError, StaleVersion, ValidationFailed
+from casework.domain.errors import (
+    CaseworkError,
+    FieldError,
+    IntegrityBroken,
+    StaleVersion,
+    ValidationFailed,
+)
 from workflows.client import Refused, TemporalUnavailable
 
 PROBLEM_JSON = "application/problem+json"
@@ -34,6 +40,7 @@ STATUS = {
     "open_case_exists": 409,
     "stale_version": 409,
     "duplicate_client": 409,
+    "integrity_broken": 409,
     "too_large": 413,
     "validation_failed": 422,
     "idempotency_key_reused": 422,
@@ -84,6 +91,8 @@ def on_casework_error(_: Request, error: CaseworkError) -> Response[dict[str, An
         extra["errors"] = field_errors(error.errors)
     if isinstance(error, StaleVersion):
         extra["current_version"] = error.current_version
+    if isinstance(error, IntegrityBroken):
+        extra["first_broken_version"] = error.first_broken_version
     return problem(error.code, error.detail, **extra)
 
 

@@ -113,3 +113,17 @@ class IdempotencyKeyReused(CaseworkError):
     """The same idempotency key was sent with a different command."""
 
     code = "idempotency_key_reused"
+
+
+class IntegrityBroken(CaseworkError):
+    """The case's stored events fail verification: no write until an admin acknowledges it."""
+
+    code = "integrity_broken"
+
+    def __init__(self, first_broken_version: int, problem: str) -> None:
+        super().__init__(
+            f"this case's stored history fails verification at version {first_broken_version}"
+            f" ({problem}); writes are refused until an admin acknowledges it"
+        )
+        self.first_broken_version = first_broken_version
+        self.problem = problem
