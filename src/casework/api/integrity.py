@@ -10,7 +10,7 @@ from anyio import to_thread
 from litestar import Controller, Request, post
 from litestar.params import FromPath
 
-from casework.api.bodies import parse_json, validate
+from casework.api.bodies import decode_body
 from casework.api.deps import ActorDep, ServicesDep
 from casework.domain.commands import Reason
 from casework.domain.errors import NotPermitted
@@ -57,7 +57,7 @@ class IntegrityController(Controller):
     ) -> dict[str, Any]:
         if actor.role != "admin":
             raise NotPermitted("only an admin can acknowledge a broken history")
-        body = validate(AcknowledgeBreak, parse_json(await request.body()))
+        body = decode_body(AcknowledgeBreak, await request.body())
         result = await to_thread.run_sync(
             services.app.integrity.acknowledge, case_id, actor, body.reason
         )
