@@ -49,6 +49,7 @@ def spawn(
     death_signal: signal.Signals,
     log: IO[bytes],
     user: str | None = None,
+    env: dict[str, str] | None = None,
 ) -> subprocess.Popen:
     """Start `argv` in its own process group; the kernel sends it `death_signal` if we die.
 
@@ -61,6 +62,7 @@ def spawn(
         stdout=log,
         stderr=subprocess.STDOUT,
         user=user,
+        env=env,
         process_group=0,
         preexec_fn=_dies_with_parent(death_signal),
     )

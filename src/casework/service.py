@@ -11,7 +11,7 @@ import signal
 import sys
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
@@ -51,7 +51,7 @@ class Engines:
     client: Client
     journeys: Journeys
     projections: Projections
-    supervisor: Supervisor
+    supervisor: Supervisor = field(default_factory=lambda: Supervisor([]))
 
 
 # The API's event loop, the Temporal worker and the view runners share one GIL. At Python's
