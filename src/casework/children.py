@@ -15,7 +15,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO
@@ -110,12 +109,3 @@ def processes_using(path: Path) -> list[psutil.Process]:
             if process.info["cmdline"] and wanted in process.info["cmdline"]:
                 found.append(process)
     return found
-
-
-def wait_until(done: Callable[[], bool], timeout: float, interval: float = 0.1) -> bool:
-    deadline = time.monotonic() + timeout
-    while not done():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(interval)
-    return True
