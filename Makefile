@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run demo test lint bench clean
+.PHONY: install run demo test lint bench chaos clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,11 @@ test: lint
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# Kill each part of the service in turn under a command load; figures go to bench/RESULTS.md.
+# `make test` runs a bounded form (tests/chaos/test_chaos.py).
+chaos: $(STAMP)
+	$(BIN)/python -m tests.chaos
 
 clean:
 	rm -rf $(VENV) .casework

@@ -56,6 +56,7 @@ class ViewRunner:
     def __init__(self, app: CaseworkApp, view: View | Callable[[], View]) -> None:
         self.app = app
         self.current: Callable[[], View] = view if callable(view) else (lambda: view)
+        self.name = self.view.name  # the same whichever tables are live
         self.error: str | None = None
         self.failures = 0  # since start: how often the view failed and tried again
         self._subscription: Subscription[Any] | None = None
@@ -67,9 +68,7 @@ class ViewRunner:
         return self.current()
 
     def start(self) -> ViewRunner:
-        self._thread = threading.Thread(
-            target=self._run, name=f"view-{self.view.name}", daemon=True
-        )
+        self._thread = threading.Thread(target=self._run, name=f"view-{self.name}", daemon=True)
         self._thread.start()
         return self
 
@@ -94,8 +93,8 @@ class ViewRunner:
             except FailedAt:
                 pass  # named already
             except Exception as error:  # PostgreSQL away, a subscription lost: say so, retry
-                self.error = f"view {self.view.name} failed: {describe(error)}"
-                log.error("view failed", view=self.view.name, error=self.error)
+                self.error = f"view {self.name} failed: {describe(error)}"
+                log.error("view failed", view=self.name, error=self.error)
             self.failures += 1
             self._stopping.wait(delay)
             delay = min(delay * 2, RETRY_MAX_SECONDS)
@@ -112,9 +111,11 @@ class ViewRunner:
         )
         arrived: Queue[Notification | None] = Queue(maxsize=4 * BATCH)
         done = threading.Event()
+        lost: list[Exception] = []
         feeder = threading.Thread(
-            target=_feed, args=(subscription, arrived, done), name=f"feed-{view.name}", daemon=True
-        )
+            target=_feed, args=(subscription, arrived, done, lost), name=f"feed-{view.name}",
+            daemon=True,
+        )  # fmt: skip
         with subscription:
             feeder.start()
             try:
@@ -123,6 +124,8 @@ class ViewRunner:
                         return True  # a rebuild swapped in new tables: go on from their position
                     self._project(view, batch, settle=arrived.empty())
                     self.error = None
+                if lost:  # PostgreSQL went away under the subscription: retry, saying so
+                    raise lost[0]
                 return not self._stopping.is_set()
             finally:
                 done.set()
@@ -167,7 +170,7 @@ class ViewRunner:
                     lag_seconds = max(0.0, (datetime.now(UTC) - recorded).total_seconds())
         running = self._thread is not None and self._thread.is_alive() and self.error is None
         return ViewStatus(
-            self.view.name, position, head, head - position, round(lag_seconds, 3), running,
+            self.name, position, head, head - position, round(lag_seconds, 3), running,
             self.error, self.failures,
         )  # fmt: skip
 
@@ -183,9 +186,13 @@ def describe(error: Exception) -> str:
 
 
 def _feed(
-    subscription: Subscription[Any], arrived: Queue[Notification | None], done: threading.Event
+    subscription: Subscription[Any],
+    arrived: Queue[Notification | None],
+    done: threading.Event,
+    lost: list[Exception],
 ) -> None:
-    """Hand the subscription's notifications over as they come; None when it has ended."""
+    """Hand the subscription's notifications over as they come; None when it has ended, and
+    why in `lost` if it failed."""
 
     def put(item: Notification | None) -> bool:
         while not done.is_set():  # the runner has gone: nobody takes any more
@@ -200,6 +207,8 @@ def _feed(
         for notification in subscription:
             if not put(notification):
                 return
+    except Exception as error:
+        lost.append(error)
     finally:
         put(None)
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from dataclasses import dataclass, field
 from uuid import UUID
 
+import structlog
+from anyio import to_thread
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
@@ -15,6 +19,8 @@ from workflows.journey import JourneyWorkflow
 from workflows.messages import JourneyInput, journey_id
 
 RUNNING_JOURNEYS = "WorkflowType = 'JourneyWorkflow' AND ExecutionStatus = 'Running'"
+WATCH_SECONDS = 10.0
+log = structlog.get_logger("casework.journeys")
 
 
 @dataclass
@@ -71,3 +77,40 @@ async def reconcile(
         report.restarted.append(case_id)
     report.orphaned = sorted(running - set(open_cases))
     return report
+
+
+def _has_open_cases(app: CaseworkApp) -> bool:
+    with app.recorder.datastore.transaction(commit=False) as curs:  # type: ignore[attr-defined]
+        curs.execute("SELECT EXISTS (SELECT 1 FROM client_cases WHERE open) AS any")
+        return bool(curs.fetchone()["any"])
+
+
+async def journeys_lost(app: CaseworkApp, client: Client) -> bool:
+    """Open cases exist, yet Temporal runs no journey: it lost its state (a new database)."""
+    if not await to_thread.run_sync(_has_open_cases, app):
+        return False
+    return (await client.count_workflows(RUNNING_JOURNEYS)).count == 0
+
+
+async def keep_journeys(
+    app: CaseworkApp, client: Client, journeys: Journeys, wake: asyncio.Event | None = None
+) -> None:
+    """Reconcile once, then whenever Temporal is found empty of journeys while cases are open
+    (checked every WATCH_SECONDS, and at once when `wake` is set). Runs until cancelled; an
+    engine that does not answer is tried again at the next check."""
+    wake = wake or asyncio.Event()
+    first = True
+    while True:
+        try:
+            if first or await journeys_lost(app, client):
+                report = await reconcile(app, client, journeys)
+                if report.restarted:
+                    log.warning("journeys restarted", restarted=len(report.restarted))
+                first = False
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # PostgreSQL or Temporal away: the next round tries again
+            log.warning("journeys not checked", error=type(error).__name__)
+        wake.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wake.wait(), WATCH_SECONDS)

@@ -10,13 +10,15 @@ from casework.settings import Settings
 EMBEDDED_DBNAME = "casework"
 
 
-def database(settings: Settings) -> Database:
-    """The configured PostgreSQL server, or the embedded one in the data dir (started if needed)."""
+def database(settings: Settings, embedded: Database | None = None) -> Database:
+    """The configured PostgreSQL server, or the embedded one: `embedded` if given (the server
+    `casework up` runs), else the one in the data dir (started if needed)."""
     if settings.database_url:
         return Database.from_url(settings.database_url)
-    admin = start_embedded(settings.data_path / "pg")
+    admin = embedded or start_embedded(settings.data_path / "pg")
     return create_database(admin, EMBEDDED_DBNAME)
 
 
-def build_app(settings: Settings) -> CaseworkApp:
-    return CaseworkApp(database(settings), load_master_key(settings.master_key, settings.data_path))
+def build_app(settings: Settings, embedded: Database | None = None) -> CaseworkApp:
+    master_key = load_master_key(settings.master_key, settings.data_path)
+    return CaseworkApp(database(settings, embedded), master_key)

@@ -14,6 +14,7 @@ from uuid import UUID
 
 import msgspec
 
+from casework.children import CannotStart
 from casework.domain.errors import CaseworkError
 from casework.logs import configure_logging
 from casework.settings import Settings, load_settings
@@ -44,13 +45,9 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _project(args: argparse.Namespace, settings: Settings) -> int:
-    from casework.service import ViewFailed, project
+    from casework.service import project
 
-    try:
-        asyncio.run(project(settings))
-    except ViewFailed as failed:
-        print(f"casework: {failed}", file=sys.stderr)
-        return 1
+    asyncio.run(project(settings))
     return 0
 
 
@@ -114,7 +111,7 @@ async def _start_journeys(settings: Settings) -> None:
     from casework.service import engines
     from workflows.reconcile import reconcile
 
-    async with engines(settings, embedded_temporal=False) as e:
+    async with engines(settings) as e:
         report = await reconcile(e.app, e.client, e.journeys)
     print(f"started {len(report.restarted)} journeys", file=sys.stderr)
 
@@ -125,7 +122,7 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     from casework.service import engines
 
     async def load() -> None:
-        async with engines(settings, embedded_temporal=False) as e:
+        async with engines(settings) as e:
             for case_id in await run_journeys(e.journeys):
                 case = e.app.get_case(case_id)
                 print(f"\ncase {case_id}  stage={case.state.stage}  group={case.state.group}")
@@ -185,7 +182,7 @@ def _reconcile(args: argparse.Namespace, settings: Settings) -> int:
     from workflows.reconcile import reconcile
 
     async def run() -> int:
-        async with engines(settings, embedded_temporal=False) as e:
+        async with engines(settings) as e:
             report = await reconcile(e.app, e.client, e.journeys, restart=not args.dry_run)
         for line in report.lines():
             print(line)
@@ -259,6 +256,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.run(args, settings)
     except CaseworkError as error:
         print(f"casework: {error.detail}", file=sys.stderr)
+        return 2
+    except CannotStart as error:
+        print(f"casework: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

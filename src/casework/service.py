@@ -5,32 +5,42 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
+import os
 import signal
-import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
+import psutil
 import structlog
 import uvicorn
 from temporalio.client import Client
 
+from casework import children
 from casework.api.app import create_app
 from casework.api.auth import Authenticator
 from casework.api.deps import Services
 from casework.app import CaseworkApp
 from casework.bootstrap import build_app
+from casework.db import ChildPostgres
 from casework.domain.policy import load_policy
+from casework.integrity import checkpoint_periodically
 from casework.keys import load_master_key
 from casework.settings import Settings
+from casework.supervisor import Supervisor
 from projections.service import Projections
 from workflows.client import Journeys
-from workflows.devserver import start_dev_server
+from workflows.devserver import DevServer
+from workflows.reconcile import keep_journeys
 from workflows.worker import build_worker, connect
 
 log = structlog.get_logger("casework")
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+HTTP_GRACE_SECONDS = 5  # open requests may finish within this, then connections are closed
 
 
 @dataclass
@@ -39,6 +49,7 @@ class Engines:
     client: Client
     journeys: Journeys
     projections: Projections
+    supervisor: Supervisor = field(default_factory=lambda: Supervisor([]))
 
 
 # The API's event loop, the Temporal worker and the view runners share one GIL. At Python's
@@ -52,105 +63,203 @@ def hand_the_gil_over_quickly() -> None:
 
 
 @contextlib.asynccontextmanager
-async def engines(settings: Settings, embedded_temporal: bool) -> AsyncIterator[Engines]:
-    """PostgreSQL and Temporal: external if configured, else embedded (Temporal if asked)."""
+async def engines(settings: Settings, supervise: bool = False) -> AsyncIterator[Engines]:
+    """PostgreSQL and Temporal: external if configured. Otherwise, under `casework up`
+    (`supervise`), the embedded servers as children of this process, kept running; a part run
+    alone joins (or starts) the embedded PostgreSQL of the data dir."""
     hand_the_gil_over_quickly()
-    app = build_app(settings)
-    dev_server: subprocess.Popen | None = None
-    address = settings.temporal_address or f"127.0.0.1:{settings.temporal_port}"
-    if embedded_temporal and not settings.temporal_address:
-        dev_server = start_dev_server(
+    embedded = supervise and not settings.database_url
+    postgres = ChildPostgres(settings.data_path / "pg") if embedded else None
+    temporal = None
+    if supervise and not settings.temporal_address:
+        temporal = DevServer(
             settings.data_path / "temporal", settings.temporal_port, settings.temporal_ui_port
         )
+    supervisor = Supervisor([c for c in (postgres, temporal) if c is not None])
+    address = settings.temporal_address or f"127.0.0.1:{settings.temporal_port}"
+    app: CaseworkApp | None = None
     try:
+        await supervisor.start()
+        app = build_app(settings, postgres.database if postgres else None)
         master_key = load_master_key(settings.master_key, settings.data_path)
         client = await connect(address, settings.temporal_namespace, master_key)
         policy = load_policy(Path(settings.policy_file) if settings.policy_file else None)
         journeys = Journeys(client, settings.task_queue, policy)
-        yield Engines(app, client, journeys, Projections(app, policy))
+        yield Engines(app, client, journeys, Projections(app, policy), supervisor)
     finally:
-        if dev_server is not None:
-            dev_server.terminate()
-            dev_server.wait(timeout=15)
-        app.close()
+        if app is not None:
+            app.close()
+        supervisor.stop()
+        if postgres is not None:
+            postgres.release()
+
+
+class Stop:
+    """What SIGTERM and SIGINT do: an orderly stop, within `seconds` (CASEWORK_STOP_SECONDS).
+
+    Until the API serves, a stop cancels the start; while it serves, `on_request` ends it (and
+    the rest unwinds in order). Past the bound, or at a second signal, the process groups of
+    our children are killed and the process exits with status 1: a write that hangs, a worker
+    waiting for an activity that never ends, cannot keep the service from stopping.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.requested = False
+        main = asyncio.current_task()
+        assert main is not None
+        self.on_request: Callable[[], object] = main.cancel
+        loop = asyncio.get_running_loop()
+        for sig in STOP_SIGNALS:
+            loop.add_signal_handler(sig, self.request, sig)
+
+    def request(self, sig: signal.Signals) -> None:
+        if self.requested:
+            self.hard_stop(f"a second {sig.name}")
+        self.requested = True
+        log.info("stopping", signal=sig.name, within_seconds=self.seconds)
+        timer = threading.Timer(self.seconds, self.hard_stop, ("the orderly stop took too long",))
+        timer.daemon = True
+        timer.start()
+        self.on_request()
+
+    @staticmethod
+    def hard_stop(reason: str) -> None:
+        log.error("stopping hard: killing what we started", reason=reason)
+        for child in psutil.Process().children():
+            children.kill_group(child.pid)
+        os._exit(1)
+
+
+@contextlib.contextmanager
+def holding(data_dir: Path) -> Iterator[IO[str]]:
+    """One `casework up` per data dir: the lock is the kernel's, so a killed one releases it."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with (data_dir / "up.lock").open("w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise children.CannotStart(f"another `casework up` runs on {data_dir}") from None
+        yield lock
 
 
 class Server(uvicorn.Server):
-    """uvicorn, but a requested shutdown (SIGTERM, Ctrl-C) ends the process with status 0.
-
-    uvicorn re-raises the signal after shutting down; the worker, the dev server and the
-    embedded database must be closed first, and an operator's stop is a success.
-    """
+    """uvicorn, leaving the signals to Stop (which ends the whole process in order)."""
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
-        previous = {sig: signal.signal(sig, self.handle_exit) for sig in STOP_SIGNALS}
-        try:
-            yield
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+        yield
 
 
-def api_server(settings: Settings, engines: Engines) -> uvicorn.Server:
+def api_server(
+    settings: Settings, engines: Engines, components: Callable[[], dict[str, str]] | None = None
+) -> uvicorn.Server:
     auth = Authenticator.from_settings(settings)
-    services = Services(settings, engines.app, engines.journeys, auth, engines.projections)
+    services = Services(
+        settings, engines.app, engines.journeys, auth, engines.projections, components
+    )
     config = uvicorn.Config(
         create_app(services),
         host=settings.http_host,
         port=settings.http_port,
         log_config=None,
         access_log=False,  # the API logs each request itself, as JSON, without bodies
+        timeout_graceful_shutdown=HTTP_GRACE_SECONDS,
     )
     return Server(config)
 
 
+async def serve(server: uvicorn.Server, stop: Stop) -> None:
+    def exit_server() -> None:
+        server.should_exit = True
+
+    stop.on_request = exit_server
+    await server.serve()
+
+
+@contextlib.asynccontextmanager
+async def background(*coroutines: object) -> AsyncIterator[None]:
+    tasks = [asyncio.create_task(c) for c in coroutines]  # type: ignore[arg-type]
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
 async def up(settings: Settings, demo: bool) -> None:
-    """Everything in one process: engines (embedded unless configured), worker, API, demo data."""
+    """Everything in one process: engines (embedded unless configured, supervised), worker,
+    API, views, journeys reconciled, demo data."""
+    stop = Stop(settings.stop_seconds)
+    with holding(settings.data_path), contextlib.suppress(asyncio.CancelledError):
+        await _up(settings, demo, stop)
+
+
+async def _up(settings: Settings, demo: bool, stop: Stop) -> None:
     from casework.demo import run_journeys
 
-    async with engines(settings, embedded_temporal=True) as e:
+    async with engines(settings, supervise=True) as e:
+        temporal_back = asyncio.Event()
+
+        async def restarted(component: str) -> None:
+            if component == "temporal":
+                temporal_back.set()  # perhaps with a new, empty database: look at once
+
+        e.supervisor.restarted = restarted
         worker = build_worker(e.client, e.app, settings.task_queue)
-        server = api_server(settings, e)
-        e.projections.start()
-        async with worker:
-            background = asyncio.create_task(run_journeys(e.journeys)) if demo else None
-            base = f"http://{settings.http_host}:{settings.http_port}"
-            ui = f"http://127.0.0.1:{settings.temporal_ui_port}"
-            log.info(
-                "casework is up",
-                api=base,
-                docs=f"{base}/schema/swagger",
-                temporal_ui=None if settings.temporal_address else ui,
-            )
-            await server.serve()
-            if background is not None and not background.done():
-                background.cancel()
-        e.projections.stop()
-
-
-async def worker_only(settings: Settings) -> None:
-    async with engines(settings, embedded_temporal=False) as e:
-        await build_worker(e.client, e.app, settings.task_queue).run()
-
-
-async def project(settings: Settings) -> None:
-    """Run every view until stopped; stop with an error if a view fails on an event."""
-    async with engines(settings, embedded_temporal=False) as e:
+        server = api_server(settings, e, e.supervisor.health)
         e.projections.start()
         try:
-            while True:
-                await asyncio.sleep(1)
-                if failed := [s.error for s in e.projections.status() if s.error]:
-                    raise ViewFailed("; ".join(failed))
+            async with (
+                worker,
+                background(
+                    e.supervisor.run(),
+                    keep_journeys(e.app, e.client, e.journeys, temporal_back),
+                    checkpoint_periodically(e.app),
+                    *([run_journeys(e.journeys)] if demo else []),
+                ),
+            ):
+                base = f"http://{settings.http_host}:{settings.http_port}"
+                ui = f"http://127.0.0.1:{settings.temporal_ui_port}"
+                log.info(
+                    "casework is up",
+                    api=base,
+                    docs=f"{base}/schema/swagger",
+                    temporal_ui=None if settings.temporal_address else ui,
+                )
+                await serve(server, stop)
         finally:
             e.projections.stop()
 
 
-class ViewFailed(Exception):
-    """A view stopped on an event; the message names it."""
+async def worker_only(settings: Settings) -> None:
+    """The worker, keeping journeys reconciled and the chain's checkpoints taken (each
+    checkpoint is taken by one process at a time, whichever runs)."""
+    Stop(settings.stop_seconds)
+    with contextlib.suppress(asyncio.CancelledError):
+        async with (
+            engines(settings) as e,
+            background(keep_journeys(e.app, e.client, e.journeys), checkpoint_periodically(e.app)),
+        ):
+            await build_worker(e.client, e.app, settings.task_queue).run()
+
+
+async def project(settings: Settings) -> None:
+    """Run every view until stopped. A view that fails on an event keeps trying it (the
+    runner says which, in the logs, /ready and /metrics) rather than ending the process."""
+    Stop(settings.stop_seconds)
+    with contextlib.suppress(asyncio.CancelledError):
+        async with engines(settings) as e:
+            e.projections.start()
+            try:
+                await asyncio.Event().wait()
+            finally:
+                e.projections.stop()
 
 
 async def api_only(settings: Settings) -> None:
-    async with engines(settings, embedded_temporal=False) as e:
-        await api_server(settings, e).serve()
+    stop = Stop(settings.stop_seconds)
+    with contextlib.suppress(asyncio.CancelledError):
+        async with engines(settings) as e:
+            await serve(api_server(settings, e), stop)

@@ -28,6 +28,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     auth_audience: str = "casework"
     policy_file: str | None = None
     log_level: LogLevel = "info"
+    # SIGTERM: the orderly stop's bound, after which what is left is killed (service.Stop).
+    stop_seconds: float = 20.0
 
     @property
     def data_path(self) -> Path:

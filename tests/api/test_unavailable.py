@@ -59,7 +59,7 @@ async def test_temporal_down_is_503_with_retry_after_and_no_hang(app, auth, toke
         started = time.monotonic()
         async with httpx.AsyncClient(base_url=base, timeout=60) as http:
             response = await http.post("/api/cases", json=opening(), headers=token())
-            ready = await http.get("/ready")
+            ready = await http.get("/ready", headers=token("auditor"))
         assert time.monotonic() - started < 30
         assert response.status_code == 503
         assert response.headers["retry-after"] == "5"

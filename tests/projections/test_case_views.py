@@ -137,8 +137,8 @@ async def test_a_partner_sees_its_open_handoffs_with_the_minimised_payload(http,
     assert (await http.get("/api/partners/ilmarinen/tasks", headers=kela)).status_code == 404
 
 
-async def test_ready_and_metrics_report_each_views_lag(http):
-    ready = await http.get("/ready")
+async def test_ready_and_metrics_report_each_views_lag(http, token):
+    ready = await http.get("/ready", headers=token("admin"))
     assert ready.status_code == 200
     assert "cases" in ready.json()["lag"]
     metrics = await http.get("/metrics")

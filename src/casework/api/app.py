@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
+import anyio
 import structlog
 import swagger_ui_bundle
 from anyio import to_thread
@@ -18,6 +21,7 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.static_files import create_static_files_router
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from casework.api.auth import NotAuthenticated
 from casework.api.cases import CaseController
 from casework.api.deps import Services, ServicesDep, provide_actor
 from casework.api.indicators import IndicatorController
@@ -26,6 +30,8 @@ from casework.api.problems import EXCEPTION_HANDLERS, problem
 from casework.api.queues import EmployerController, PartnerController, QueueController
 from casework.domain.errors import FieldError, ValidationFailed
 from casework.domain.limits import printable_name, text_error
+from projections.runner import ViewStatus
+from workflows.reconcile import journeys_lost
 
 MAX_BODY = 1024 * 1024
 # A request id travels into logs, response headers and every event's metadata: printable ASCII.
@@ -82,33 +88,99 @@ def refuse_control_characters(request: Request) -> None:
 
 
 @get("/health", operation_id="health", tags=["operations"])
-async def health() -> dict[str, str]:
-    """Liveness: the process answers."""
-    return {"status": "ok"}
+async def health(services: ServicesDep) -> Response[dict[str, Any]]:
+    """Liveness, cheap (no query): the process answers, and so does every server it runs
+    under `casework up` — else 503 naming the component that is down (it is being restarted)."""
+    components = services.components() if services.components else {}
+    down = [name for name, state in components.items() if state != "up"]
+    if not down:
+        return Response({"status": "ok"} | ({"components": components} if components else {}))
+    detail = f"{', '.join(down)} down; casework is restarting it"
+    return problem("unavailable", detail, 503, components=components)
+
+
+READY_DETAILS_ROLES = frozenset({"staff", "coordinator", "admin", "auditor"})
+CHECK_SECONDS = 2.0  # a server that hangs (rather than refuses) must not hang /ready
+
+
+async def _check(call: Callable[[], Awaitable[object]]) -> str:
+    """The check's outcome: ok, or what went wrong by name only (an error's text may quote
+    stored data)."""
+    try:
+        with anyio.fail_after(CHECK_SECONDS):
+            await call()
+    except TimeoutError:
+        return "no answer"
+    except Exception as error:  # any failure means not ready
+        return type(error).__name__
+    return "ok"
+
+
+def _view_check(view: ViewStatus) -> str:
+    # The runner names the event by position and kind, never by its values.
+    if view.error is not None:
+        return view.error
+    return "ok" if view.running else "not running"
+
+
+async def _may_see_details(request: Request, services: Services) -> bool:
+    try:
+        actor = await provide_actor(request, services)
+    except NotAuthenticated:
+        return False
+    return actor.role in READY_DETAILS_ROLES
 
 
 @get("/ready", operation_id="ready", tags=["operations"])
-async def ready(services: ServicesDep) -> Response[dict[str, Any]]:
-    """Readiness: PostgreSQL and Temporal both answer."""
-    checks: dict[str, str] = {}
-    try:
-        await to_thread.run_sync(services.app.ping)
-        checks["postgres"] = "ok"
-    except Exception as error:  # any failure means not ready; the reason is in the body
-        checks["postgres"] = type(error).__name__
-    try:
-        await services.journeys.client.service_client.check_health(timeout=timedelta(seconds=2))
-        checks["temporal"] = "ok"
-    except Exception as error:  # as above
-        checks["temporal"] = type(error).__name__
-    views = await to_thread.run_sync(services.projections.status)
-    for view in views:
-        checks[f"view:{view.view}"] = view.error or "ok"
-    lag = {v.view: {"events": v.lag_events, "seconds": v.lag_seconds} for v in views}
-    if all(v == "ok" for v in checks.values()):
-        return Response({"status": "ready", "checks": checks, "lag": lag})
-    failing = [name for name, v in checks.items() if v != "ok"]
-    return problem("unavailable", "not ready: " + ", ".join(failing), 503, checks=checks, lag=lag)
+async def ready(request: Request, services: ServicesDep) -> Response[dict[str, Any]]:
+    """Readiness: PostgreSQL and Temporal answer and journeys run (else 503). A view that
+    fails on an event, or workflows whose tasks keep failing, make it `degraded` (200): the
+    API still serves, and taking every API process out of rotation for one bad event would be
+    worse. The checks and lags are shown to staff, coordinators, admins and auditors; anyone
+    else gets the status only."""
+    views: list[ViewStatus] = []
+    problems: list[tuple[int, list[str]] | None] = []
+
+    async def read_views() -> None:
+        views.extend(await to_thread.run_sync(services.projections.status, abandon_on_cancel=True))
+
+    async def journeys_run() -> None:
+        if await journeys_lost(services.app, services.journeys.client):
+            raise JourneysLost
+
+    async def read_problems() -> None:
+        problems.append(await services.journeys.with_task_problems())
+
+    calls: dict[str, Callable[[], Awaitable[object]]] = {
+        "postgres": lambda: to_thread.run_sync(services.app.ping, abandon_on_cancel=True),
+        "temporal": lambda: services.journeys.client.service_client.check_health(
+            timeout=timedelta(seconds=CHECK_SECONDS)
+        ),
+        "journeys": journeys_run,
+        "views": read_views,
+        "workflows": read_problems,
+    }
+    results = await asyncio.gather(*(_check(call) for call in calls.values()))
+    checks = dict(zip(calls, results, strict=True))
+    degraded = {f"view:{view.view}": _view_check(view) for view in views}
+    if problems and problems[0] and problems[0][0]:
+        count, ids = problems[0]
+        degraded["workflows"] = f"{count} keep failing their task: {', '.join(ids)}"
+    checks |= degraded
+    failing = [name for name, v in checks.items() if v != "ok" and name not in degraded]
+    details: dict[str, Any] = {}
+    if await _may_see_details(request, services):
+        lag = {v.view: {"events": v.lag_events, "seconds": v.lag_seconds} for v in views}
+        details = {"checks": checks, "lag": lag}
+    if failing:
+        detail = "not ready: " + ", ".join(failing) if details else "not ready"
+        return problem("unavailable", detail, 503, **details)
+    status = "degraded" if any(v != "ok" for v in degraded.values()) else "ready"
+    return Response({"status": status} | details)
+
+
+class JourneysLost(Exception):
+    """Cases are open but Temporal runs no journey (it is being reconciled)."""
 
 
 @get("/metrics", operation_id="metrics", tags=["operations"], media_type="text/plain")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -26,6 +27,8 @@ class Services:
     journeys: Journeys
     auth: Authenticator
     projections: Projections
+    # Under `casework up`: the state of each server it runs ("up", or why not), for /health.
+    components: Callable[[], dict[str, str]] | None = None
 
 
 ServicesDep = NamedDependency[Services]
