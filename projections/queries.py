@@ -131,6 +131,29 @@ def stalled_queue(
     return Page(items, None)
 
 
+def faulted_journeys(views: CaseViews, case_ids: list[UUID]) -> list[dict[str, Any]]:
+    """Queue items for cases whose journey cannot run (its workflow task keeps failing): no
+    deadline of theirs is being watched until the fault is fixed."""
+    with views.datastore.transaction(commit=False) as curs:
+        curs.execute(
+            views.sql("SELECT case_id, area, team, last_activity FROM {table}"
+                      " WHERE case_id = ANY(%s) ORDER BY last_activity, case_id"),
+            (case_ids,),
+        )  # fmt: skip
+        rows = curs.fetchall()
+    items = []
+    for r in rows:
+        since = r["last_activity"].isoformat()
+        items.append({
+            "case_id": str(r["case_id"]), "step": "journey", "item": None, "area": r["area"],
+            "team": r["team"], "partner": None, "waiting_on": "casework", "since": since,
+            "due": since, "stalled": True, "escalated": True, "days_late": 0,
+            "reason": "the journey cannot run: its deadlines are not watched until the"
+                      " operators fix it (Temporal reports its workflow task failing)",
+        })  # fmt: skip
+    return items
+
+
 def partner_inbox(views: CaseViews, partner: str, limit: int = 50) -> list[dict[str, Any]]:
     """Open handoff tasks of one partner, oldest first."""
     query = views.sql(

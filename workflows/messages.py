@@ -92,3 +92,14 @@ def journey_id(case_id: UUID) -> str:
 
 def handoff_workflow_id(case_id: UUID, handoff_id: str) -> str:
     return f"handoff-{case_id}-{handoff_id}"
+
+
+def case_of_workflow(workflow_id: str) -> UUID | None:
+    """The case a journey or handoff workflow id names (None for any other id)."""
+    kind, _, rest = workflow_id.partition("-")
+    if kind not in ("journey", "handoff") or len(rest) < 36:
+        return None
+    try:
+        return UUID(rest[:36])
+    except ValueError:
+        return None

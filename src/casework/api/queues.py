@@ -5,18 +5,23 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+import structlog
 from anyio import to_thread
 from litestar import Controller, get
 from litestar.params import QueryParameter
 
-from casework.api.deps import ActorDep, NameFilter, PartnerPath, ServicesDep
+from casework.api.deps import ActorDep, NameFilter, PartnerPath, Services, ServicesDep
 from casework.domain.errors import NotPermitted, UnknownCase
 from projections.queries import (
     MAX_LIMIT,
     employers_for_matching,
+    faulted_journeys,
     partner_inbox,
     stalled_queue,
 )
+from workflows.messages import case_of_workflow
+
+log = structlog.get_logger("casework.api")
 
 
 class QueueController(Controller):
@@ -43,7 +48,24 @@ class QueueController(Controller):
                 partner=partner, at_risk_days=at_risk_days, limit=limit,
             )
         )  # fmt: skip
-        return {"items": page.items, "next": page.next}
+        faults = [] if partner or step not in (None, "journey") else await _faulted(services)
+        faults = [f for f in faults if area in (None, f["area"]) and team in (None, f["team"])]
+        return {"items": (faults + page.items)[:limit], "next": page.next}
+
+
+async def _faulted(services: Services) -> list[dict[str, Any]]:
+    """Cases whose journey keeps failing its workflow task, first in every coordinator's queue.
+    The queue itself comes from a view: without Temporal it is served without them."""
+    try:
+        problems = await services.journeys.with_task_problems(limit=MAX_LIMIT)
+    except Exception as error:  # Temporal away: the view's queue still stands
+        log.warning("faulted journeys not read", error=type(error).__name__)
+        return []
+    case_ids = {case_of_workflow(workflow_id) for workflow_id in (problems or (0, []))[1]}
+    found = sorted(case_id for case_id in case_ids if case_id is not None)
+    if not found:
+        return []
+    return await to_thread.run_sync(faulted_journeys, services.projections.cases, found)
 
 
 class EmployerController(Controller):
