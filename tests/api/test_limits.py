@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from casework.api.auth import Claims
 from tests.api.test_cases_api import PROBLEM, open_case, opening, run
 
 EMPLOYER = "00000000-0000-4000-8000-000000000001"
@@ -232,3 +233,11 @@ async def test_a_version_beyond_any_case_is_a_422_naming_it(http, token):
     case_id = await open_case(http, token)
     response = await http.get(f"/api/cases/{case_id}?version={10**12}", headers=token())
     assert failing_fields(response) == {"version"}
+
+
+@pytest.mark.parametrize("sub", ["anna\x00", "a" * 201])
+async def test_a_token_naming_an_actor_beyond_the_limits_is_401(http, auth, sub):
+    # Else the actor would reach Temporal, whose decoding refuses it: a workflow task failing.
+    minted = auth.mint(Claims(sub=sub, role="staff", area="helsinki"))
+    response = await http.get("/api/cases", headers={"Authorization": f"Bearer {minted}"})
+    assert problem_of(response, 401)["code"] == "not_authenticated"
