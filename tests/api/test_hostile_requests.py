@@ -98,8 +98,10 @@ not_an_object = st.sampled_from(
 
 @st.composite
 def hostile_command(draw: st.DrawFn) -> tuple[str, bytes]:
-    name = draw(st.sampled_from(sorted(ROUTES)))
-    body = draw(hostile_body(ROUTES[name]).map(msgspec.json.encode) | not_an_object)
+    """A command's name and a body it refuses; or a name no command has."""
+    name = draw(st.sampled_from(sorted(ROUTES)) | with_control | longer_than(64, 2000))
+    cls = ROUTES.get(name, c.AddNote)
+    body = draw(hostile_body(cls).map(msgspec.json.encode) | not_an_object)
     return name, body
 
 
@@ -126,7 +128,8 @@ async def test_a_hostile_body_for_any_command_is_a_4xx_problem_and_stores_nothin
     http, token, store_rows, target, command, key
 ):
     name, body = command
-    path = "/api/cases" if name == "open_case" else f"/api/cases/{target}/commands/{name}"
+    command = quote(name, safe="")
+    path = "/api/cases" if name == "open_case" else f"/api/cases/{target}/commands/{command}"
     headers = token("coordinator", "*") | {"Content-Type": "application/json"}
     if key is not None:
         headers["Idempotency-Key"] = key

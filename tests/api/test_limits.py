@@ -143,6 +143,12 @@ async def test_a_nul_in_a_partner_inbox_path_is_a_422_naming_it(http, token):
     assert failing_fields(response) == {"partner"}
 
 
+async def test_a_command_name_longer_than_any_name_is_a_422_naming_it(http, token):
+    case_id = await open_case(http, token)
+    response = await run(http, token(), case_id, "x" * 65, {"text": "x"})
+    assert failing_fields(response) == {"name"}
+
+
 @pytest.mark.parametrize(
     ("path", "param"),
     [("/api/cases", "area"), ("/api/cases", "q"), ("/api/queues/stalled", "step"),

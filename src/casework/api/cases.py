@@ -13,7 +13,7 @@ from litestar.params import FromPath, QueryParameter
 from temporalio.service import RPCError, RPCStatusCode
 
 from casework.api.bodies import decode_body
-from casework.api.deps import ActorDep, NameFilter, Services, ServicesDep, request_id
+from casework.api.deps import ActorDep, NameFilter, NamePath, Services, ServicesDep, request_id
 from casework.app import CommandResult, case_scope, open_case_scope
 from casework.audit import history
 from casework.domain import commands as c
@@ -168,7 +168,7 @@ class CaseController(Controller):
     async def run_command(
         self,
         case_id: FromPath[UUID],
-        name: FromPath[str],
+        name: NamePath,
         request: Request,
         services: ServicesDep,
         actor: ActorDep,

@@ -9,7 +9,7 @@ from anyio import to_thread
 from litestar import Controller, get
 from litestar.params import QueryParameter
 
-from casework.api.deps import ActorDep, NameFilter, PartnerPath, ServicesDep
+from casework.api.deps import ActorDep, NameFilter, NamePath, ServicesDep
 from casework.domain.errors import NotPermitted, UnknownCase
 from projections.queries import (
     MAX_LIMIT,
@@ -76,7 +76,7 @@ class PartnerController(Controller):
     @get("/{partner:str}/tasks", operation_id="partnerTasks", summary="A partner's open handoffs")
     async def tasks(
         self,
-        partner: PartnerPath,
+        partner: NamePath,
         services: ServicesDep,
         actor: ActorDep,
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)] = 50,
