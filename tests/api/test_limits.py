@@ -210,6 +210,7 @@ async def test_an_as_of_without_offset_or_outside_the_calendar_is_a_422_naming_i
 @pytest.mark.parametrize(
     ("params", "field"),
     [({"from": "0001-01"}, "from"), ({"to": "9999-12"}, "to"), ({"to": "0001-01"}, "to"),
+     ({"from": "0000-01"}, "from"),
      ({"from": "1989-12", "to": "1990-02"}, "from")],
 )  # fmt: skip
 async def test_indicator_months_outside_the_calendar_are_a_422_naming_them(
