@@ -34,7 +34,7 @@ from workflows.messages import Caller, CommandOutcome
 
 WITHHELD = {"withheld": "not_permitted"}
 MAX_KEY = 200
-MAX_VERSION = 10**9  # within PostgreSQL's integer: a larger one is no version, not an error
+MAX_VERSION = 10**9  # far beyond any case: a larger number is refused, never sent to PostgreSQL
 
 
 def _guard(actor: c.Actor) -> None:
