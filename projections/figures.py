@@ -74,7 +74,9 @@ NULLABLE = frozenset(n for n in indicator_names() if n.endswith("_share") or "me
 def parse_month(value: str) -> date | None:
     """`YYYY-MM` as the first day of that month, or None if it is not one."""
     match = MONTH.match(value)
-    return date(int(match[1]), int(match[2]), 1) if match else None
+    if match is None or match[1] == "0000":  # there was no year 0
+        return None
+    return date(int(match[1]), int(match[2]), 1)
 
 
 def months_between(first: date, last: date) -> list[date]:

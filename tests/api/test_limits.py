@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from casework.api.auth import Claims
 from tests.api.test_cases_api import PROBLEM, open_case, opening, run
 
 EMPLOYER = "00000000-0000-4000-8000-000000000001"
@@ -142,6 +143,12 @@ async def test_a_nul_in_a_partner_inbox_path_is_a_422_naming_it(http, token):
     assert failing_fields(response) == {"partner"}
 
 
+async def test_a_command_name_longer_than_any_name_is_a_422_naming_it(http, token):
+    case_id = await open_case(http, token)
+    response = await run(http, token(), case_id, "x" * 65, {"text": "x"})
+    assert failing_fields(response) == {"name"}
+
+
 @pytest.mark.parametrize(
     ("path", "param"),
     [("/api/cases", "area"), ("/api/cases", "q"), ("/api/queues/stalled", "step"),
@@ -203,6 +210,7 @@ async def test_an_as_of_without_offset_or_outside_the_calendar_is_a_422_naming_i
 @pytest.mark.parametrize(
     ("params", "field"),
     [({"from": "0001-01"}, "from"), ({"to": "9999-12"}, "to"), ({"to": "0001-01"}, "to"),
+     ({"from": "0000-01"}, "from"),
      ({"from": "1989-12", "to": "1990-02"}, "from")],
 )  # fmt: skip
 async def test_indicator_months_outside_the_calendar_are_a_422_naming_them(
@@ -232,3 +240,11 @@ async def test_a_version_beyond_any_case_is_a_422_naming_it(http, token):
     case_id = await open_case(http, token)
     response = await http.get(f"/api/cases/{case_id}?version={10**12}", headers=token())
     assert failing_fields(response) == {"version"}
+
+
+@pytest.mark.parametrize("sub", ["anna\x00", "a" * 201])
+async def test_a_token_naming_an_actor_beyond_the_limits_is_401(http, auth, sub):
+    # Else the actor would reach Temporal, whose decoding refuses it: a workflow task failing.
+    minted = auth.mint(Claims(sub=sub, role="staff", area="helsinki"))
+    response = await http.get("/api/cases", headers={"Authorization": f"Bearer {minted}"})
+    assert problem_of(response, 401)["code"] == "not_authenticated"

@@ -5,13 +5,13 @@ from __future__ import annotations
 import os
 import secrets
 import time
-from typing import Any
+from typing import Annotated, Any
 
 import jwt
 import msgspec
 
-from casework.domain.commands import Actor, Role
-from casework.domain.errors import CaseworkError
+from casework.domain.commands import Actor, Role, ShortText, Slug
+from casework.domain.errors import CaseworkError, ValidationFailed
 from casework.settings import Settings
 
 ALGORITHM = "HS256"
@@ -23,12 +23,14 @@ class NotAuthenticated(CaseworkError):
 
 
 class Claims(msgspec.Struct, frozen=True, kw_only=True):
-    sub: str
-    name: str = ""
+    # The actor's limits: an actor travels into every event and through Temporal, where a value
+    # over its limit would fail a workflow task for ever rather than a request now.
+    sub: ShortText
+    name: Annotated[str, msgspec.Meta(max_length=200)] = ""
     role: Role
-    area: str = "*"
-    team: str | None = None
-    partner: str | None = None
+    area: Slug = "*"
+    team: Slug | None = None
+    partner: Slug | None = None
 
 
 def auth_secret(settings: Settings) -> str:
@@ -71,11 +73,11 @@ class Authenticator:
                 options={"require": ["exp", "iss", "aud", "sub"]},
             )
             claims = msgspec.convert(payload, Claims, strict=False)
-        except (jwt.PyJWTError, msgspec.ValidationError) as error:
+            if claims.role == "partner" and not claims.partner:
+                raise NotAuthenticated("a partner token must name its partner")
+            return Actor(claims.sub, claims.role, claims.area, claims.partner)
+        except (jwt.PyJWTError, msgspec.ValidationError, ValidationFailed) as error:
             raise NotAuthenticated(f"the token is not valid: {error}") from None
-        if claims.role == "partner" and not claims.partner:
-            raise NotAuthenticated("a partner token must name its partner")
-        return Actor(claims.sub, claims.role, claims.area, claims.partner)
 
 
 def bearer(header: str | None) -> str:

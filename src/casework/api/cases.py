@@ -15,7 +15,7 @@ from litestar.params import FromPath, QueryParameter
 from temporalio.service import RPCError, RPCStatusCode
 
 from casework.api.bodies import decode_body
-from casework.api.deps import ActorDep, NameFilter, Services, ServicesDep, request_id
+from casework.api.deps import ActorDep, NameFilter, NamePath, Services, ServicesDep, request_id
 from casework.api.integrity import integrity_field, integrity_headers
 from casework.app import CommandResult, case_scope, open_case_scope
 from casework.audit import history
@@ -38,7 +38,7 @@ from workflows.messages import Caller, CommandOutcome
 
 WITHHELD = {"withheld": "not_permitted"}
 MAX_KEY = 200
-MAX_VERSION = 10**9  # within PostgreSQL's integer: a larger one is no version, not an error
+MAX_VERSION = 10**9  # far beyond any case: a larger number is refused, never sent to PostgreSQL
 
 
 def _guard(actor: c.Actor) -> None:
@@ -176,7 +176,7 @@ class CaseController(Controller):
     async def run_command(
         self,
         case_id: FromPath[UUID],
-        name: FromPath[str],
+        name: NamePath,
         request: Request,
         services: ServicesDep,
         actor: ActorDep,

@@ -35,7 +35,8 @@ ServicesDep = NamedDependency[Services]
 ActorDep = NamedDependency[Actor]
 NameFilter = Annotated[str | None, QueryParameter(max_length=SLUG_MAX)]
 """A filter naming an area, team, step, stage, sector or partner: no longer than such a name."""
-PartnerPath = Annotated[str, PathParameter(max_length=SLUG_MAX)]
+NamePath = Annotated[str, PathParameter(max_length=SLUG_MAX)]
+"""A path segment naming a partner or a command."""
 
 
 async def provide_actor(request: Request, services: ServicesDep) -> Actor:

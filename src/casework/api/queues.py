@@ -10,7 +10,7 @@ from anyio import to_thread
 from litestar import Controller, get
 from litestar.params import QueryParameter
 
-from casework.api.deps import ActorDep, NameFilter, PartnerPath, Services, ServicesDep
+from casework.api.deps import ActorDep, NameFilter, NamePath, Services, ServicesDep
 from casework.domain.errors import NotPermitted, UnknownCase
 from projections.queries import (
     MAX_LIMIT,
@@ -98,7 +98,7 @@ class PartnerController(Controller):
     @get("/{partner:str}/tasks", operation_id="partnerTasks", summary="A partner's open handoffs")
     async def tasks(
         self,
-        partner: PartnerPath,
+        partner: NamePath,
         services: ServicesDep,
         actor: ActorDep,
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)] = 50,

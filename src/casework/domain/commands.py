@@ -36,6 +36,7 @@ ShortText = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 IdentityCode = Annotated[str, msgspec.Meta(min_length=1, max_length=20)]
 Reason = Annotated[str, _prose(1, 2000)]
 Text = Annotated[str, _prose(1, 2000)]
+"""A question or an answer between staff and a partner."""
 ScreeningAnswer = Annotated[str, _prose(0, 1000)]
 ItemId = Annotated[str, msgspec.Meta(pattern=r"^[a-z]+-\d+$", max_length=20)]
 Role = Literal["staff", "coordinator", "partner", "auditor", "admin", "system"]

@@ -1,0 +1,71 @@
+"""The limits live in the commands: the workflow and the importer refuse what the API refuses."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from uuid import uuid4
+
+import msgspec
+import pytest
+
+from casework.domain import commands as c
+from casework.domain.errors import FieldError, ValidationFailed
+from casework.importer import decode_line, replay_journey
+from workflows.activities import decode_command
+
+IMPORTER = c.Actor("legacy-import", "staff", "*")
+EMPLOYER = "00000000-0000-4000-8000-000000000001"
+
+
+def import_line(**fields: object) -> str:
+    journey = {"identity_code": "131052-308T", "area": "helsinki", "team": "helsinki-it",
+               "opened_at": "2025-03-04T09:00:00+02:00"} | fields  # fmt: skip
+    return json.dumps(journey)
+
+
+def replayed(line: str) -> None:
+    journey, code = decode_line(line)
+    replay_journey(journey, code, uuid4(), IMPORTER, datetime.now(UTC))
+
+
+def test_the_workflow_refuses_a_nul_in_a_command_naming_the_field() -> None:
+    body = {"employer_id": EMPLOYER, "vacancy_id": "v-1\x00"}
+    with pytest.raises(ValidationFailed) as raised:
+        decode_command("make_job_referral", body)
+    assert raised.value.errors == [FieldError("vacancy_id", "control characters are not allowed")]
+
+
+def test_the_workflow_refuses_a_date_beyond_the_calendar_naming_the_field() -> None:
+    with pytest.raises(ValidationFailed) as raised:
+        decode_command("start_employment", {"starts_on": "2101-01-01"})
+    assert [e.field for e in raised.value.errors] == ["starts_on"]
+
+
+def test_an_import_line_opened_in_1989_is_refused_naming_the_field() -> None:
+    with pytest.raises(ValidationFailed) as raised:
+        replayed(import_line(opened_at="1989-06-01T09:00:00+03:00"))
+    assert [e.field for e in raised.value.errors] == ["effective_at"]
+
+
+def test_an_import_line_with_a_nul_in_its_assignee_is_refused_naming_the_field() -> None:
+    with pytest.raises(ValidationFailed) as raised:
+        replayed(import_line(assignee="an\x00na"))
+    assert [e.field for e in raised.value.errors] == ["assignee"]
+
+
+def test_an_import_line_with_an_assignee_of_650000_characters_is_refused() -> None:
+    with pytest.raises(msgspec.ValidationError, match="assignee"):
+        replayed(import_line(assignee="a" * 650_000))
+
+
+def test_an_imported_step_with_a_control_character_is_refused_naming_the_step() -> None:
+    step = {"command": "add_note", "at": "2025-03-05T09:00:00+02:00", "body": {"text": "a\x07"}}
+    with pytest.raises(ValidationFailed, match="text: control characters"):
+        replayed(import_line(steps=[step]))
+
+
+def test_a_command_made_in_code_meets_the_same_checks() -> None:
+    with pytest.raises(ValidationFailed) as raised:
+        c.Reassign(assignee="anna\x00", team="helsinki-it")
+    assert [e.field for e in raised.value.errors] == ["assignee"]
