@@ -38,6 +38,7 @@ from eventsourcing.persistence import IntegrityError
 
 from casework.app import CaseworkApp
 from casework.domain import commands as c
+from casework.domain import limits
 from casework.domain.case import ClientCase
 from casework.domain.errors import CaseworkError, ValidationFailed
 from casework.register import NewClient, normalise_identity_code
@@ -154,6 +155,8 @@ def replay_journey(
 
 
 def decode_line(text: str) -> tuple[ImportedJourney, str]:
+    if limits.nests_deeper(text.encode()):
+        raise ValidationFailed.field("line", f"nests deeper than {limits.MAX_DEPTH} levels")
     journey = msgspec.json.decode(text, type=ImportedJourney)
     return journey, normalise_identity_code(journey.identity_code)
 

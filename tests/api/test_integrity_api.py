@@ -76,8 +76,10 @@ async def test_only_an_admin_may_acknowledge_a_break_and_only_with_a_reason(
     path = f"/api/admin/cases/{case_id}/integrity/acknowledge"
     by_staff = await http.post(path, json=REASON, headers=token())
     no_reason = await http.post(path, json={}, headers=token("admin", "*"))
+    nul_reason = await http.post(path, json={"reason": "a\x00b"}, headers=token("admin", "*"))
     assert (by_staff.status_code, by_staff.json()["code"]) == (403, "not_permitted")
     assert (no_reason.status_code, no_reason.json()["errors"][0]["field"]) == (422, "reason")
+    assert (nul_reason.status_code, nul_reason.json()["errors"][0]["field"]) == (422, "reason")
     still = await run(http, token(), case_id, "add_note", {"text": "again"})
     assert still.status_code == 409
 

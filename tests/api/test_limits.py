@@ -248,3 +248,12 @@ async def test_a_token_naming_an_actor_beyond_the_limits_is_401(http, auth, sub)
     minted = auth.mint(Claims(sub=sub, role="staff", area="helsinki"))
     response = await http.get("/api/cases", headers={"Authorization": f"Bearer {minted}"})
     assert problem_of(response, 401)["code"] == "not_authenticated"
+
+
+@pytest.mark.parametrize("etag", ['"-1"', '"0"', '"1000000000000000000000000"', '"three"', '"1e3"'])
+async def test_an_if_match_that_is_no_version_is_a_422_naming_it(http, token, etag, store_rows):
+    case_id = await open_case(http, token)
+    before = store_rows()
+    response = await run(http, token(), case_id, "add_note", {"text": "x"}, **{"If-Match": etag})
+    assert failing_fields(response) == {"If-Match"}
+    assert store_rows() == before

@@ -69,3 +69,22 @@ def test_a_command_made_in_code_meets_the_same_checks() -> None:
     with pytest.raises(ValidationFailed) as raised:
         c.Reassign(assignee="anna\x00", team="helsinki-it")
     assert [e.field for e in raised.value.errors] == ["assignee"]
+
+
+def test_an_import_line_nested_a_thousand_deep_is_a_line_failure_not_the_end_of_the_import():
+    step = {"command": "add_note", "at": "2025-03-05T09:00:00+02:00", "body": {"text": "x"}}
+    line = import_line(steps=[step]).replace('"x"', "[" * 1000 + "]" * 1000)
+    with pytest.raises(ValidationFailed, match="nests deeper"):
+        replayed(line)
+
+
+def test_next_steps_of_a_case_stored_before_1990_was_refused_are_still_offered() -> None:
+    from casework.domain.rules import next_steps
+    from casework.domain.state import CaseState
+
+    ctx = c.Context(actor=c.Actor("anna", "staff", "helsinki"), recorded_at=datetime.now(UTC),
+                    correlation_id="t")  # fmt: skip
+    state = CaseState(case_id=str(uuid4()), client_id=str(uuid4()), area="helsinki",
+                      team="helsinki-it", channel="staff",
+                      opened_at=datetime(1989, 6, 1, 9, tzinfo=UTC))  # fmt: skip
+    assert "record_diagnosis" in next_steps(state, ctx)

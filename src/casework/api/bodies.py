@@ -2,12 +2,11 @@
 
 A body is decoded straight into its Struct, which reads no deeper than the Struct's type, so a
 hostile nesting cannot recurse. Only a body that fails is decoded loosely, to name each failing
-field, and only once its nesting is known to be at most `MAX_DEPTH`.
+field, and only once its nesting is known to be at most `limits.MAX_DEPTH`.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any, TypeVar
 
 import msgspec
@@ -17,10 +16,6 @@ from casework.domain import limits
 from casework.domain.errors import FieldError, ValidationFailed
 
 S = TypeVar("S", bound=msgspec.Struct)
-MAX_DEPTH = 32
-
-# A JSON string (its brackets do not nest), or a bracket. Possessive: no backtracking.
-_TOKENS = re.compile(rb'"(?:[^"\\]++|\\.)*+"|[\[\]{}]')
 
 
 def decode_body(cls: type[S], raw: bytes) -> S:
@@ -40,25 +35,12 @@ def decode_body(cls: type[S], raw: bytes) -> S:
 
 
 def _loose(raw: bytes) -> Any:
-    if _nests_deeper(raw, MAX_DEPTH):
-        raise Malformed(f"the body nests deeper than {MAX_DEPTH} levels")
+    if limits.nests_deeper(raw):
+        raise Malformed(f"the body nests deeper than {limits.MAX_DEPTH} levels")
     try:
         return msgspec.json.decode(raw)
     except msgspec.DecodeError as error:
         raise Malformed(f"the body is not valid JSON: {error}") from None
-
-
-def _nests_deeper(raw: bytes, limit: int) -> bool:
-    depth = 0
-    for token in _TOKENS.finditer(raw):
-        opening = token[0]
-        if opening in (b"[", b"{"):
-            depth += 1
-            if depth > limit:
-                return True
-        elif opening in (b"]", b"}"):
-            depth -= 1
-    return False
 
 
 def _field_errors(cls: type[msgspec.Struct], data: dict[str, Any]) -> list[FieldError]:

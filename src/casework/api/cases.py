@@ -59,10 +59,10 @@ def _if_match(request: Request) -> int | None:
     value = request.headers.get("if-match")
     if value is None:
         return None
-    try:
-        return int(value.removeprefix("W/").strip('"'))
-    except ValueError:
-        raise ValidationFailed.field("If-Match", 'send the ETag you read, e.g. "3"') from None
+    text = value.removeprefix("W/").strip('"')
+    if not (text.isascii() and text.isdigit() and len(text) <= 10 and 0 < int(text) <= MAX_VERSION):
+        raise ValidationFailed.field("If-Match", 'send the ETag you read, e.g. "3"')
+    return int(text)
 
 
 def case_document(case: ClientCase, actor: c.Actor, steps: list[str]) -> dict[str, Any]:

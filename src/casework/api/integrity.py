@@ -12,7 +12,7 @@ from litestar.params import FromPath
 
 from casework.api.bodies import decode_body
 from casework.api.deps import ActorDep, ServicesDep
-from casework.domain.commands import Reason
+from casework.domain.commands import Reason, refuse_hostile
 from casework.domain.errors import NotPermitted
 from casework.integrity import Verification
 
@@ -21,6 +21,9 @@ HEADER = "Casework-Integrity"
 
 class AcknowledgeBreak(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     reason: Reason  # what was found and done about it; shown to everyone who reads the case
+
+    def __post_init__(self) -> None:
+        refuse_hostile(self)
 
 
 def integrity_field(result: Verification) -> dict[str, Any]:

@@ -61,7 +61,7 @@ class Actor(msgspec.Struct, frozen=True):
     partner: Slug | None = None
 
     def __post_init__(self) -> None:
-        _refuse_hostile(self)
+        refuse_hostile(self)
 
 
 class Context(msgspec.Struct, frozen=True, kw_only=True):
@@ -80,14 +80,16 @@ class Command(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     effective_at: datetime | None = None
 
     def __post_init__(self) -> None:
-        _refuse_hostile(self)
+        refuse_hostile(self)
 
     @classmethod
     def name(cls) -> str:
         return _snake_case(cls.__name__)
 
 
-def _refuse_hostile(struct: msgspec.Struct) -> None:
+def refuse_hostile(struct: msgspec.Struct) -> None:
+    """Refuse a decoded body holding control characters or dates beyond the calendar (call it
+    from `__post_init__`)."""
     # Raised as the domain's own error: msgspec passes it through every decode unchanged.
     if errors := limits.struct_errors(struct):
         raise ValidationFailed(errors)

@@ -24,6 +24,12 @@ from casework.domain.errors import FieldError
 FREE_TEXT = "free_text"
 """The `Meta(extra=...)` key marking prose: a note, a reason, an answer."""
 
+MAX_DEPTH = 32
+"""How deeply a JSON document from outside may nest."""
+
+# A JSON string (its brackets do not nest), or a bracket. Possessive: no backtracking.
+_TOKENS = re.compile(rb'"(?:[^"\\]++|\\.)*+"|[\[\]{}]')
+
 FIRST_DAY = date(YEARS.start, 1, 1)
 LAST_DAY = date(YEARS.stop - 1, 12, 31)
 # A time is within the calendar when its Helsinki date is.
@@ -123,4 +129,18 @@ def _is_free_text(info: mi.Type) -> bool:
         return any(_is_free_text(t) for t in info.types)
     if isinstance(info, mi.DictType):  # the answers of a screening: free text under keys
         return _is_free_text(info.value_type)
+    return False
+
+
+def nests_deeper(raw: bytes, limit: int = MAX_DEPTH) -> bool:
+    """Whether a JSON document nests deeper than `limit` (decoding it loosely would recurse)."""
+    depth = 0
+    for token in _TOKENS.finditer(raw):
+        opening = token[0]
+        if opening in (b"[", b"{"):
+            depth += 1
+            if depth > limit:
+                return True
+        elif opening in (b"]", b"}"):
+            depth -= 1
     return False

@@ -14,6 +14,7 @@ from uuid import UUID
 import msgspec
 
 from casework.domain import commands as c
+from casework.domain import limits
 from casework.domain.errors import (
     ConsentMissing,
     FieldError,
@@ -398,6 +399,8 @@ assert set(_RULES) == set(c.CASE_COMMANDS.values()), "every command needs its ru
 def _candidates(state: CaseState) -> Iterator[c.Command]:
     """One plausible command of each kind the state could accept, to test against the rules."""
     any_id = UUID(int=0)
+    # Within the calendar even for a case stored before facts outside it were refused.
+    day = min(max(state.opened_at.date(), limits.FIRST_DAY), limits.LAST_DAY)
     yield c.RecordScreening(answers={"q": "a"}, concern=True)
     yield c.RecordSelfAssessment(
         overall=5, mental_wellbeing=5, social_participation=5, physical_functioning=5, skills=5,
@@ -406,7 +409,7 @@ def _candidates(state: CaseState) -> Iterator[c.Command]:
     yield from (c.AddTasmatyoTag(basis=b) for b in ("screening", "b_statement", "self_report"))
     yield c.RemoveTasmatyoTag(reason="-")
     yield c.DeclineTasmatyoTag(reason="-")
-    yield c.RecordDiagnosis(icd_chapter="F", b_statement_on=state.opened_at.date())
+    yield c.RecordDiagnosis(icd_chapter="F", b_statement_on=day)
     yield c.RecordWorkHistory(years=1, last_insured="none")
     yield c.ReferToCoaching()
     for item in state.coaching:
@@ -422,7 +425,7 @@ def _candidates(state: CaseState) -> Iterator[c.Command]:
         yield c.DecideSubsidy(subsidy_id=subsidy.id, granted=True)
     yield c.RecordSicknessAllowance(days_used=state.sickness_days_used or 0)
     for slug in reference().partners:
-        consent = c.Consent(given_on=state.opened_at.date(), partners=[slug])
+        consent = c.Consent(given_on=day, partners=[slug])
         yield c.RequestHandoff(partner=slug, consent=consent)
     for h in state.handoffs:
         yield c.AcknowledgeHandoff(handoff_id=h.id)
@@ -433,7 +436,7 @@ def _candidates(state: CaseState) -> Iterator[c.Command]:
         for other in h.consent_partners:
             yield c.RedirectHandoff(handoff_id=h.id, to_partner=other, reason="-")
         yield c.CompleteHandoff(handoff_id=h.id, outcome="other")
-    yield c.StartEmployment(starts_on=state.opened_at.date())
+    yield c.StartEmployment(starts_on=day)
     yield from (c.RecordFollowUp(month=m, employed=True) for m in (3, 6))
     for stall in state.stalls:
         yield c.EscalateStall(step=stall.step, item=stall.item)
