@@ -15,7 +15,7 @@ from tests.workflows.helpers import new_code
 
 @pytest.fixture(autouse=True)
 def restore_logging() -> Iterator[None]:
-    """configure_logging binds to the captured stderr: undo it for the tests that follow."""
+    """Undo configure_logging's debug level and handlers for the tests that follow."""
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
     yield
