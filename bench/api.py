@@ -51,7 +51,7 @@ from bench.harness import (
     postgres_pids,
 )
 from casework.api.auth import Authenticator, Claims
-from casework.app import CaseworkApp, CommandResult
+from casework.application import CaseworkApp, CommandResult
 from casework.db import Database
 from casework.demo import sample_identity_code
 from casework.domain import commands as c

@@ -19,7 +19,7 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.utils import get_topic
 
 from bench.harness import Report, Row, interleaved_ms, now, p99
-from casework.app import SNAPSHOT_INTERVAL, CaseworkApp
+from casework.application import SNAPSHOT_INTERVAL, CaseworkApp
 from casework.db import Database
 from casework.demo import sample_identity_code
 from casework.domain import commands as c

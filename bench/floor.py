@@ -17,7 +17,7 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 with workflow.unsafe.imports_passed_through():
-    from casework.app import CaseworkApp
+    from casework.application import CaseworkApp
     from casework.domain import commands as c
     from workflows.worker import PASSED_THROUGH
 

@@ -8,7 +8,7 @@ from functools import partial
 
 from bench.event_store import add_note, open_cases, progress
 from bench.harness import Report, Row, interleaved_ms, p99
-from casework.app import CaseworkApp
+from casework.application import CaseworkApp
 from casework.db import Database
 
 SIZES = (50, 500)

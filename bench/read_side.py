@@ -11,7 +11,7 @@ from uuid import UUID, uuid4
 from bench.event_store import progress
 from bench.harness import Report, Row, interleaved_ms, now, p99
 from bench.journeys import journeys
-from casework.app import CaseworkApp
+from casework.application import CaseworkApp
 from casework.db import Database, create_database
 from casework.demo import sample_business_id
 from casework.domain import commands as c

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 import msgspec
 from eventsourcing.persistence import Tracking
 
-from casework.app import CaseworkApp
+from casework.application import CaseworkApp
 from projections.service import RECHECK_SECONDS, Projections
 
 BATCH = 500

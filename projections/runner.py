@@ -25,7 +25,7 @@ import psycopg
 import structlog
 from eventsourcing.persistence import Notification, Subscription, Tracking
 
-from casework.app import CaseworkApp
+from casework.application import CaseworkApp
 from projections.view import View
 
 log = structlog.get_logger("casework.projections")

@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from casework.app import CaseworkApp
+from casework.application import CaseworkApp
 from casework.domain.policy import StallPolicy
 from projections.cases import CaseViews
 from projections.employers import EmployerViews

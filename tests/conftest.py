@@ -18,7 +18,7 @@ from hypothesis.configuration import set_hypothesis_home_dir
 from temporalio.client import Client
 from temporalio.testing import TimeSkippingConfig, WorkflowEnvironment
 
-from casework.app import CaseworkApp
+from casework.application import CaseworkApp
 from casework.db import Database, create_database, start_embedded, stop_embedded
 from workflows.converter import data_converter
 from workflows.devserver import TASK_PROBLEMS_CONFIG, temporal_binary

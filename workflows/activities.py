@@ -13,7 +13,7 @@ import msgspec
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
-from casework.app import CaseworkApp, CommandResult
+from casework.application import CaseworkApp, CommandResult
 from casework.domain import commands as c
 from casework.domain.errors import (
     CaseworkError,

@@ -13,7 +13,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
 
-from casework.app import CaseworkApp
+from casework.application import CaseworkApp
 from workflows.client import Journeys
 from workflows.journey import JourneyWorkflow
 from workflows.messages import JourneyInput, journey_id

@@ -8,7 +8,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from casework.app import CaseworkApp
+from casework.application import CaseworkApp
 from workflows.activities import CaseActivities
 from workflows.converter import data_converter
 from workflows.handoff import HandoffWorkflow

@@ -8,7 +8,7 @@ from uuid import UUID
 
 import msgspec
 
-from casework.app import CaseworkApp
+from casework.application import CaseworkApp
 from casework.domain.errors import UnknownCase
 from casework.integrity import Verification, recorded_prev_hash
 from casework.store import chain_hash

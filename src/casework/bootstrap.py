@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from casework.app import CaseworkApp
+from casework.application import CaseworkApp
 from casework.db import Database, create_database, start_embedded
 from casework.keys import load_master_key
 from casework.settings import Settings

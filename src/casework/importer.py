@@ -36,7 +36,7 @@ from uuid import UUID, uuid4
 import msgspec
 from eventsourcing.persistence import IntegrityError
 
-from casework.app import CaseworkApp
+from casework.application import CaseworkApp
 from casework.domain import commands as c
 from casework.domain import limits
 from casework.domain.case import ClientCase

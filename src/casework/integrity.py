@@ -40,7 +40,7 @@ from casework.domain.errors import IllegalStep, IntegrityBroken, UnknownCase
 from casework.store import GENESIS, chain_hash
 
 if TYPE_CHECKING:
-    from casework.app import CaseworkApp
+    from casework.application import CaseworkApp
 
 CHECKPOINT_INTERVAL = 60.0
 """Seconds between the service's checkpoints: the newest events younger than this can be removed

@@ -21,10 +21,10 @@ import uvicorn
 from temporalio.client import Client
 
 from casework import children
-from casework.api.app import create_app
+from casework.api.asgi import create_app
 from casework.api.auth import Authenticator
 from casework.api.deps import Services
-from casework.app import CaseworkApp
+from casework.application import CaseworkApp
 from casework.bootstrap import build_app
 from casework.db import ChildPostgres
 from casework.domain.policy import load_policy

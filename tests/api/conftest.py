@@ -11,7 +11,7 @@ import psycopg
 import pytest
 import uvicorn
 
-from casework.api.app import create_app
+from casework.api.asgi import create_app
 from casework.api.auth import Authenticator, Claims
 from casework.api.deps import Services
 from casework.domain.policy import shipped_policy

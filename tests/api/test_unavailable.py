@@ -14,9 +14,9 @@ import pytest
 import uvicorn
 from temporalio.client import Client
 
-from casework.api.app import create_app
+from casework.api.asgi import create_app
 from casework.api.deps import Services
-from casework.app import CaseworkApp
+from casework.application import CaseworkApp
 from casework.db import create_database, start_embedded, stop_embedded
 from casework.domain.policy import shipped_policy
 from casework.settings import Settings

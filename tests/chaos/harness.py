@@ -39,7 +39,7 @@ import structlog
 
 from casework import children
 from casework.api.auth import Authenticator, Claims
-from casework.app import CaseworkApp
+from casework.application import CaseworkApp
 from casework.db import ChildPostgres, Database, create_database
 from casework.domain.commands import Actor
 from casework.domain.policy import shipped_policy

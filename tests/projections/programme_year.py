@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
-from casework.app import CaseworkApp
+from casework.application import CaseworkApp
 from casework.demo import sample_business_id
 from casework.domain import commands as c
 from casework.domain.commands import SubsidyKind

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from casework.app import CaseworkApp
+from casework.application import CaseworkApp
 from casework.domain import commands as c
 from casework.domain.policy import shipped_policy
 from projections.cases import CaseViews

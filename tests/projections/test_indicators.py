@@ -20,7 +20,7 @@ import pytest
 from eventsourcing.persistence import Tracking
 
 from casework.api.deps import Services
-from casework.app import CaseworkApp
+from casework.application import CaseworkApp
 from casework.domain import employer as emp
 from casework.domain import events as e
 from casework.domain import training as tr

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from casework.app import CaseworkApp
+from casework.application import CaseworkApp
 from casework.domain import commands as c
 from casework.domain.policy import shipped_policy
 from projections.rebuild import Progress, rebuild

@@ -10,7 +10,7 @@ from uuid import UUID
 import psycopg
 import pytest
 
-from casework.app import CaseworkApp
+from casework.application import CaseworkApp
 from casework.audit import history, verify
 from casework.db import Database
 from casework.demo import sample_identity_code

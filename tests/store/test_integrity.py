@@ -10,7 +10,7 @@ from uuid import UUID
 
 import pytest
 
-from casework.app import CaseworkApp
+from casework.application import CaseworkApp
 from casework.audit import verify
 from casework.db import Database
 from casework.domain import commands as c

@@ -24,7 +24,7 @@ from pathlib import Path
 from temporalio.client import Client, WorkflowHistory
 from temporalio.testing import TimeSkippingConfig, WorkflowEnvironment
 
-from casework.app import CaseworkApp
+from casework.application import CaseworkApp
 from casework.db import create_database, start_embedded, stop_embedded
 from casework.domain.policy import shipped_policy
 from tests.workflows.helpers import STAFF, eventually, opening, partner, started

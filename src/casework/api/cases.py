@@ -17,11 +17,10 @@ from temporalio.service import RPCError, RPCStatusCode
 from casework.api.bodies import decode_body
 from casework.api.deps import ActorDep, NameFilter, NamePath, Services, ServicesDep, request_id
 from casework.api.integrity import integrity_field, integrity_headers
-from casework.app import CommandResult, case_scope, open_case_scope
+from casework.application import CommandResult, case_scope, open_case_scope
 from casework.audit import history
 from casework.domain import commands as c
 from casework.domain import events, limits
-from casework.domain.access import HEALTH_EVENTS, HEALTH_FIELDS, may_see_case, may_see_health
 from casework.domain.case import ClientCase
 from casework.domain.errors import (
     CaseworkError,
@@ -31,6 +30,7 @@ from casework.domain.errors import (
     UnknownCommand,
     ValidationFailed,
 )
+from casework.domain.permissions import HEALTH_EVENTS, HEALTH_FIELDS, may_see_case, may_see_health
 from casework.domain.rules import next_steps
 from projections.queries import MAX_LIMIT, list_cases
 from workflows.client import Refused

@@ -11,7 +11,7 @@ from litestar.di import NamedDependency
 from litestar.params import PathParameter, QueryParameter
 
 from casework.api.auth import Authenticator, bearer
-from casework.app import CaseworkApp
+from casework.application import CaseworkApp
 from casework.domain.commands import SLUG_MAX, Actor
 from casework.settings import Settings
 from projections.service import Projections

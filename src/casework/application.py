@@ -17,7 +17,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, StoredEvent
 from eventsourcing.utils import get_topic
 
-from casework.access import AccessLog
+from casework.access_log import AccessLog
 from casework.db import Database
 from casework.domain import commands as c
 from casework.domain.case import ClientCase
