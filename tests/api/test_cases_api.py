@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import date
 
 import pytest
@@ -103,11 +104,22 @@ async def test_two_clients_on_one_version_one_wins_one_gets_409(http, token):
 
 async def test_an_illegal_step_is_409_with_the_reason_and_writes_nothing(http, token, app):
     case_id = await open_case(http, token)
-    keva = token("partner", "*", partner="keva")
-    response = await run(http, keva, case_id, "accept_handoff", {"handoff_id": "handoff-2"})
+    response = await run(http, token(), case_id, "start_coaching", {"coaching_id": "coaching-2"})
     assert response.status_code == 409
     assert response.json()["code"] == "illegal_step"
-    assert "handoff-2" in response.json()["detail"]
+    assert "coaching-2" in response.json()["detail"]
+    history = await http.get(f"/api/cases/{case_id}/history", headers=token())
+    assert [item["type"] for item in history.json()["items"]] == ["CaseOpened"]
+
+
+async def test_a_partner_acting_on_a_case_without_its_handoff_learns_nothing_of_it(http, token):
+    case_id = await open_case(http, token)
+    keva = token("partner", "*", partner="keva")
+    response = await run(http, keva, case_id, "accept_handoff", {"handoff_id": "handoff-2"})
+    assert response.status_code == 404
+    assert response.json()["detail"] == f"no case {case_id}"
+    unknown = await run(http, keva, uuid.uuid4(), "accept_handoff", {"handoff_id": "handoff-2"})
+    assert (unknown.status_code, unknown.json()["code"]) == (404, "not_found")
     history = await http.get(f"/api/cases/{case_id}/history", headers=token())
     assert [item["type"] for item in history.json()["items"]] == ["CaseOpened"]
 
@@ -217,9 +229,9 @@ async def test_health_data_is_withheld_from_staff_of_another_area_and_reads_are_
 
     own = await http.get(f"/api/cases/{case_id}/history", headers=token(sub="own-staff"))
     assert own.json()["items"][1]["data"]["icd_chapter"] == "F"
-    reads = sql(database, "SELECT actor_id, what FROM health_reads WHERE case_id = %s", case_id)
-    assert ("own-staff", "history") in reads
-    assert not [r for r in reads if r[0] == "staff-1" and r[1] == "history"]
+    reads = sql(database, "SELECT actor_id, route FROM access_log WHERE case_id = %s", case_id)
+    assert ("own-staff", "getHistory") in reads
+    assert not [r for r in reads if r[0] == "staff-1" and r[1] == "getHistory"]
 
 
 async def test_the_api_docs_work_offline(http):

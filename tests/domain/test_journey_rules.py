@@ -32,6 +32,7 @@ from casework.domain.errors import (
     FieldError,
     IllegalStep,
     NotPermitted,
+    UnknownCase,
     ValidationFailed,
 )
 from casework.domain.events import EventMeta
@@ -617,12 +618,22 @@ def test_handoff_info_is_supplied_only_when_the_partner_asked() -> None:
 
 
 def test_partner_cannot_act_on_another_partners_handoff() -> None:
-    case = open_case(c.RequestHandoff(partner="keva", consent=consent("keva")))
+    both = consent("keva", "kela")
+    case = open_case(
+        c.RequestHandoff(partner="keva", consent=both),
+        c.RequestHandoff(partner="kela", consent=both),
+    )
     error = refused(case, c.AcknowledgeHandoff(handoff_id="handoff-2"), KELA, IllegalStep)
     assert str(error) == "the case has no handoff handoff-2 for you"
 
+
+def test_a_partner_without_a_handoff_on_the_case_does_not_learn_that_it_exists() -> None:
+    case = open_case(c.RequestHandoff(partner="keva", consent=consent("keva")))
+    error = refused(case, c.AcknowledgeHandoff(handoff_id="handoff-2"), KELA, UnknownCase)
+    assert str(error) == f"no case {case.id}"
     no_partner_claim = context("partner", area="*", actor_id="p-1")
-    refused(case, c.AcknowledgeHandoff(handoff_id="handoff-2"), no_partner_claim, IllegalStep)
+    refused(case, c.AcknowledgeHandoff(handoff_id="handoff-2"), no_partner_claim, UnknownCase)
+    assert rules.next_steps(case.state, KELA) == []
 
 
 def test_staff_cannot_answer_for_a_partner() -> None:
@@ -1041,7 +1052,7 @@ def _accepts_one(case: ClientCase, cmds: list[c.Command], ctx: c.Context) -> boo
         trial = copy.deepcopy(case)
         try:
             trial.execute(cmd, ctx)
-        except (IllegalStep, NotPermitted, ValidationFailed):
+        except (IllegalStep, NotPermitted, UnknownCase, ValidationFailed):
             continue
         return True
     return False

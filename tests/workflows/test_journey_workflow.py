@@ -33,10 +33,18 @@ async def test_opening_a_case_starts_its_journey_and_runs_commands(journeys, cli
 async def test_an_illegal_step_is_refused_by_the_validator_and_writes_nothing(journeys, app):
     opened = await journeys.open_case(opening(), STAFF)
     with pytest.raises(Refused) as refused:
+        await journeys.run(opened.case_id, "start_coaching", {"coaching_id": "coaching-9"}, STAFF)
+    assert refused.value.code == "illegal_step"
+    assert app.get_case(opened.case_id).version == 1
+
+
+async def test_a_partner_without_a_handoff_is_told_the_case_does_not_exist(journeys, app):
+    opened = await journeys.open_case(opening(), STAFF)
+    with pytest.raises(Refused) as refused:
         await journeys.run(
             opened.case_id, "accept_handoff", {"handoff_id": "handoff-9"}, partner("keva")
         )
-    assert refused.value.code == "illegal_step"
+    assert (refused.value.code, refused.value.detail) == ("not_found", f"no case {opened.case_id}")
     assert app.get_case(opened.case_id).version == 1
 
 

@@ -9,6 +9,7 @@ import uuid
 import structlog
 import swagger_ui_bundle
 from litestar import Litestar, Request
+from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
@@ -16,7 +17,7 @@ from litestar.static_files import create_static_files_router
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from casework.api.cases import CaseController
-from casework.api.deps import Services, provide_actor
+from casework.api.deps import Services, authorise, provide_actor
 from casework.api.indicators import IndicatorController
 from casework.api.integrity import IntegrityController
 from casework.api.operations import health, metrics, ready
@@ -96,8 +97,10 @@ def create_app(services: Services) -> Litestar:
         ],
         dependencies={
             "services": Provide(lambda: services, sync_to_thread=False),
-            "actor": Provide(provide_actor),
+            "actor": Provide(provide_actor, sync_to_thread=False),
         },
+        guards=[authorise],
+        state=State({"services": services}),
         exception_handlers=EXCEPTION_HANDLERS,
         before_request=refuse_control_characters,
         middleware=[request_log],

@@ -75,7 +75,7 @@ class Authenticator:
             claims = msgspec.convert(payload, Claims, strict=False)
             if claims.role == "partner" and not claims.partner:
                 raise NotAuthenticated("a partner token must name its partner")
-            return Actor(claims.sub, claims.role, claims.area, claims.partner)
+            return Actor(claims.sub, claims.role, claims.area, claims.partner, claims.team)
         except (jwt.PyJWTError, msgspec.ValidationError, ValidationFailed) as error:
             raise NotAuthenticated(f"the token is not valid: {error}") from None
 

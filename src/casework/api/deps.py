@@ -7,17 +7,22 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from litestar import Request
+from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency
+from litestar.handlers import BaseRouteHandler
 from litestar.params import PathParameter, QueryParameter
 
 from casework.api.auth import Authenticator, bearer
 from casework.application import CaseworkApp
 from casework.domain.commands import SLUG_MAX, Actor
+from casework.domain.errors import NotFound, NotPermitted
+from casework.domain.permissions import ROUTES, route_refusal
 from casework.settings import Settings
 from projections.service import Projections
 from workflows.client import Journeys
 
 SESSION_COOKIE = "casework_session"
+API = "/api/"
 
 
 @dataclass(frozen=True)
@@ -39,12 +44,41 @@ NamePath = Annotated[str, PathParameter(max_length=SLUG_MAX)]
 """A path segment naming a partner or a command."""
 
 
-async def provide_actor(request: Request, services: ServicesDep) -> Actor:
-    """From `Authorization: Bearer …`, or the browser's session cookie."""
-    cookie = request.cookies.get(SESSION_COOKIE)
-    header = request.headers.get("authorization")
-    token = bearer(header) if header or not cookie else cookie
-    return services.auth.actor(token)
+def actor_of(connection: ASGIConnection) -> Actor:
+    """The caller, from `Authorization: Bearer …` or the browser's session cookie; read once
+    per request."""
+    state = connection.scope.setdefault("state", {})
+    if "actor" not in state:
+        cookie = connection.cookies.get(SESSION_COOKIE)
+        header = connection.headers.get("authorization")
+        token = bearer(header) if header or not cookie else cookie
+        state["actor"] = services_of(connection).auth.actor(token)
+    return state["actor"]
+
+
+def services_of(connection: ASGIConnection) -> Services:
+    return connection.app.state["services"]
+
+
+def provide_actor(request: Request) -> Actor:
+    return actor_of(request)
+
+
+def authorise(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
+    """The guard of every route: the authorisation table (`domain/permissions.py`) decides.
+    An /api route missing from the table is refused to everyone."""
+    route = ROUTES.get(handler.opt.get("permission") or str(handler.operation_id))
+    if route is None and not connection.url.path.startswith(API):
+        return  # the API's docs and static files
+    if route is None:
+        raise NotPermitted("this route is not in the authorisation table")
+    if route.public:
+        return
+    refusal = route_refusal(route, actor_of(connection), connection.path_params.get("partner"))
+    if refusal is not None and refusal.status == 404:
+        raise NotFound(refusal.detail)
+    if refusal is not None:
+        raise NotPermitted(refusal.detail)
 
 
 def request_id(request: Request) -> str:

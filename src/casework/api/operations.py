@@ -12,8 +12,9 @@ from anyio import to_thread
 from litestar import Request, Response, get
 
 from casework.api.auth import NotAuthenticated
-from casework.api.deps import Services, ServicesDep, provide_actor
+from casework.api.deps import ServicesDep, actor_of
 from casework.api.problems import problem
+from casework.domain.permissions import READERS
 from projections.runner import ViewStatus
 from workflows.reconcile import journeys_lost
 
@@ -30,7 +31,6 @@ async def health(services: ServicesDep) -> Response[dict[str, Any]]:
     return problem("unavailable", detail, 503, components=components)
 
 
-READY_DETAILS_ROLES = frozenset({"staff", "coordinator", "admin", "auditor"})
 CHECK_SECONDS = 2.0  # a server that hangs (rather than refuses) must not hang /ready
 
 
@@ -54,12 +54,11 @@ def _view_check(view: ViewStatus) -> str:
     return "ok" if view.running else "not running"
 
 
-async def _may_see_details(request: Request, services: Services) -> bool:
+def _may_see_details(request: Request) -> bool:
     try:
-        actor = await provide_actor(request, services)
+        return actor_of(request).role in READERS
     except NotAuthenticated:
         return False
-    return actor.role in READY_DETAILS_ROLES
 
 
 @get("/ready", operation_id="ready", tags=["operations"])
@@ -100,7 +99,7 @@ async def ready(request: Request, services: ServicesDep) -> Response[dict[str, A
     checks |= degraded
     failing = [name for name, v in checks.items() if v != "ok" and name not in degraded]
     details: dict[str, Any] = {}
-    if await _may_see_details(request, services):
+    if _may_see_details(request):
         lag = {v.view: {"events": v.lag_events, "seconds": v.lag_seconds} for v in views}
         details = {"checks": checks, "lag": lag}
     if failing:

@@ -59,6 +59,7 @@ class Actor(msgspec.Struct, frozen=True):
     role: Role
     area: Slug = "*"
     partner: Slug | None = None
+    team: Slug | None = None
 
     def __post_init__(self) -> None:
         refuse_hostile(self)

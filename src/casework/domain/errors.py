@@ -75,6 +75,12 @@ class UnknownCase(CaseworkError):
         self.case_id = case_id
 
 
+class NotFound(CaseworkError):
+    """Nothing the caller may know of is here."""
+
+    code = "not_found"
+
+
 class UnknownVersion(CaseworkError):
     code = "not_found"
 

@@ -20,32 +20,16 @@ from casework.domain.errors import (
     FieldError,
     IllegalStep,
     NotPermitted,
+    UnknownCase,
     ValidationFailed,
 )
+from casework.domain.permissions import Refusal, command_refusal, knows_case
 from casework.domain.reference import reference
 from casework.domain.state import CaseState
 
-STAFF = frozenset({"staff", "coordinator"})
-PARTNER = frozenset({"partner"})
-SYSTEM = frozenset({"system"})
 OPEN_HANDOFF = frozenset({"requested", "acknowledged", "info_requested", "accepted"})
 REMINDED_STEPS = frozenset({"handoff_ack", "handoff_decision"})
 """The waits on a partner that earn a reminder halfway to their deadline."""
-
-ROLES: dict[str, frozenset[str]] = {name: STAFF for name in c.CASE_COMMANDS} | {
-    "open_case": STAFF | SYSTEM,
-    "record_self_assessment": STAFF | SYSTEM,
-    "acknowledge_handoff": PARTNER,
-    "request_handoff_info": PARTNER,
-    "accept_handoff": PARTNER,
-    "reject_handoff": PARTNER,
-    "redirect_handoff": PARTNER,
-    "complete_handoff": PARTNER,
-    "flag_stall": SYSTEM,
-    "escalate_stall": SYSTEM,
-    "send_handoff_reminder": SYSTEM,
-}
-"""Which roles may run each command."""
 
 
 class Waiting(msgspec.Struct, frozen=True):
@@ -116,14 +100,15 @@ def _check_effective_at(effective_at: datetime | None, recorded_at: datetime) ->
         raise ValidationFailed.field("effective_at", "a fact cannot take effect in the future")
 
 
-def _check_role(name: str, actor: c.Actor) -> None:
-    if actor.role not in ROLES[name]:
-        raise NotPermitted(f"a {actor.role} may not {name.replace('_', ' ')}")
+def _check_permission(refusal: Refusal | None, case_id: str | None = None) -> None:
+    if refusal is not None and refusal.status == 404:
+        raise UnknownCase(case_id or "")
+    if refusal is not None:
+        raise NotPermitted(refusal.detail)
 
 
 def check_open_case(cmd: c.OpenCase, ctx: c.Context) -> None:
     """Rules for opening a case (the identity code is checked by the client register)."""
-    _check_role("open_case", ctx.actor)
     ref = reference()
     errors = []
     if cmd.area not in ref.areas:
@@ -132,17 +117,15 @@ def check_open_case(cmd: c.OpenCase, ctx: c.Context) -> None:
         errors.append(FieldError("team", f"{cmd.team!r} is not a team of area {cmd.area!r}"))
     if errors:
         raise ValidationFailed(errors)
-    if ctx.actor.area not in ("*", cmd.area):
-        raise NotPermitted(f"staff of area {ctx.actor.area} cannot open a case in {cmd.area}")
+    _check_permission(command_refusal(ctx.actor, "open_case", cmd.area))
     _check_effective_at(cmd.effective_at, ctx.recorded_at)
 
 
 def check(state: CaseState, cmd: c.Command, ctx: c.Context) -> None:
     """Raise the error that refuses `cmd` on a case in `state`, or return if it is allowed."""
-    name = cmd.name()
-    _check_role(name, ctx.actor)
-    if ctx.actor.role in STAFF and ctx.actor.area not in ("*", state.area):
-        raise NotPermitted(f"the case belongs to area {state.area}")
+    partners = [h.partner for h in state.handoffs]
+    refusal = command_refusal(ctx.actor, cmd.name(), state.area, partners)
+    _check_permission(refusal, state.case_id)
     if state.closed:
         raise IllegalStep("the case is closed")
     _check_effective_at(cmd.effective_at, ctx.recorded_at)
@@ -447,6 +430,8 @@ def _candidates(state: CaseState) -> Iterator[c.Command]:
 
 def next_steps(state: CaseState, ctx: c.Context) -> list[str]:
     """The names of the commands this caller may run on the case now."""
+    if not knows_case(ctx.actor, (h.partner for h in state.handoffs)):
+        return []
     allowed: list[str] = []
     for cmd in _candidates(state):
         name = cmd.name()
