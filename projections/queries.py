@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
 import msgspec
@@ -15,8 +15,14 @@ from projections.cases import CaseViews
 from projections.employers import EmployerViews
 
 MAX_LIMIT = 500
-_Cursor = tuple[Annotated[datetime, msgspec.Meta(tz=True)], UUID]
-"""Where a page ended: the last case's activity and id."""
+_Moment = Annotated[datetime, msgspec.Meta(tz=True)]
+_CaseCursor = tuple[_Moment, UUID]
+"""Where a page of the case list ended: the last case's activity and id."""
+_QueueCursor = tuple[bool, _Moment, UUID, str, str]
+"""… of the stalled queue: stalled, since, case, step, item."""
+_EmployerCursor = tuple[int, str, UUID]
+"""… of the employers: open vacancies, name, id."""
+T = TypeVar("T")
 
 
 class Page(msgspec.Struct):
@@ -35,11 +41,19 @@ class InvalidCursor(CaseworkError):
         super().__init__("the cursor is not one this list gave out: start again without it")
 
 
-def _uncursor(cursor: str) -> tuple[datetime, UUID]:
+def _uncursor(cursor: str, shape: type[T]) -> T:
     try:
-        return msgspec.json.decode(base64.urlsafe_b64decode(cursor.encode()), type=_Cursor)
+        return msgspec.json.decode(base64.urlsafe_b64decode(cursor.encode()), type=shape)
     except ValueError:  # not base64, not JSON or not a position: each is a ValueError
         raise InvalidCursor() from None
+
+
+def _after(descending: str, *ascending: str) -> str:
+    """The keyset condition for `ORDER BY descending DESC, ascending…`: the rows after a cursor,
+    given the cursor's first value twice and then the rest."""
+    rest = ", ".join(ascending)
+    marks = ", ".join(["%s"] * len(ascending))
+    return f"({descending} < %s OR ({descending} = %s AND ({rest}) > ({marks})))"
 
 
 def list_cases(
@@ -66,7 +80,7 @@ def list_cases(
         params.append(f"%{q.lower()}%")
     if cursor:
         where.append("(last_activity, case_id) < (%s, %s)")
-        params += _uncursor(cursor)
+        params += _uncursor(cursor, _CaseCursor)
     query = views.sql(
         "SELECT case_id, area, team, assignee, stage, tasmatyo, grp, tracks, opened_at,"
         " last_activity, version FROM {table} WHERE " + " AND ".join(where) +
@@ -102,20 +116,30 @@ def stalled_queue(
     partner: str | None = None,
     at_risk_days: int = 0,
     limit: int = 50,
+    cursor: str | None = None,
 ) -> Page:
-    """Stalled steps, oldest first, with how late they are; plus steps due within `at_risk_days`."""
+    """Stalled steps, oldest first, with how late they are; plus steps due within `at_risk_days`.
+    Keyset-paged."""
     where, params = ["(stalled OR due <= %s)"], [add_working_days(now, at_risk_days)]
     for column, value in (("area", area), ("team", team), ("step", step), ("partner", partner)):
         if value is not None:
             where.append(f"{column} = %s")
             params.append(value)
+    if cursor:
+        stalled, *rest = _uncursor(cursor, _QueueCursor)
+        where.append(_after("stalled", "since", "case_id", "step", "item"))
+        params += [stalled, stalled, *rest]
     query = views.sql(
         "SELECT * FROM {table}_waits WHERE " + " AND ".join(where) +
-        " ORDER BY stalled DESC, since ASC, case_id LIMIT %s"
+        " ORDER BY stalled DESC, since, case_id, step, item LIMIT %s"
     )  # fmt: skip
     with views.datastore.transaction(commit=False) as curs:
-        curs.execute(query, [*params, limit])
+        curs.execute(query, [*params, limit + 1])
         rows = curs.fetchall()
+    more, rows = rows[limit:], rows[:limit]
+    last = rows[-1] if rows and more else None
+    after = [last["stalled"], last["since"].isoformat(), str(last["case_id"]), last["step"],
+             last["item"]] if last else None  # fmt: skip
     items = []
     for r in rows:
         late = (now - r["due"]).total_seconds()
@@ -128,7 +152,7 @@ def stalled_queue(
             "reason": f"{r['step'].replace('_', ' ')}: waiting on {r['waiting_on']}"
                       f" since {r['since']:%Y-%m-%d}",
         })  # fmt: skip
-    return Page(items, None)
+    return Page(items, _cursor(after) if after else None)
 
 
 def faulted_journeys(views: CaseViews, case_ids: list[UUID]) -> list[dict[str, Any]]:
@@ -165,18 +189,33 @@ def partner_inbox(views: CaseViews, partner: str, limit: int = 50) -> list[dict[
 
 
 def employers_for_matching(
-    views: EmployerViews, *, sector: str | None = None, area: str | None = None, limit: int = 50
-) -> list[dict[str, Any]]:
-    """Employers carrying the interest tag, those with open vacancies first."""
+    views: EmployerViews,
+    *,
+    sector: str | None = None,
+    area: str | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> Page:
+    """Employers carrying the interest tag, those with open vacancies first. Keyset-paged."""
     where, params = ["interested"], []
     for column, value in (("sector", sector), ("area", area)):
         if value is not None:
             where.append(f"{column} = %s")
             params.append(value)
+    if cursor:
+        vacancies, *rest = _uncursor(cursor, _EmployerCursor)
+        where.append(_after("open_vacancies", "name", "employer_id"))
+        params += [vacancies, vacancies, *rest]
     query = views.sql(
         "SELECT employer_id, business_id, name, sector, area, open_vacancies FROM {table}"
-        " WHERE " + " AND ".join(where) + " ORDER BY open_vacancies DESC, name LIMIT %s"
-    )
+        " WHERE " + " AND ".join(where) +
+        " ORDER BY open_vacancies DESC, name, employer_id LIMIT %s"
+    )  # fmt: skip
     with views.datastore.transaction(commit=False) as curs:
-        curs.execute(query, [*params, limit])
-        return [dict(row) | {"employer_id": str(row["employer_id"])} for row in curs.fetchall()]
+        curs.execute(query, [*params, limit + 1])
+        rows = curs.fetchall()
+    more, rows = rows[limit:], rows[:limit]
+    last = rows[-1] if rows and more else None
+    after = [last["open_vacancies"], last["name"], str(last["employer_id"])] if last else None
+    items = [dict(row) | {"employer_id": str(row["employer_id"])} for row in rows]
+    return Page(items, _cursor(after) if after else None)

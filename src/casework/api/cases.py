@@ -15,7 +15,15 @@ from litestar.params import FromPath, QueryParameter
 from temporalio.service import RPCError, RPCStatusCode
 
 from casework.api.bodies import decode_body
-from casework.api.deps import ActorDep, NameFilter, NamePath, Services, ServicesDep, request_id
+from casework.api.deps import (
+    ActorDep,
+    Cursor,
+    NameFilter,
+    NamePath,
+    Services,
+    ServicesDep,
+    request_id,
+)
 from casework.api.integrity import integrity_field, integrity_headers
 from casework.application import CommandResult, case_scope, open_case_scope
 from casework.audit import history
@@ -111,7 +119,7 @@ class CaseController(Controller):
         tag: NameFilter = None,
         q: Annotated[str | None, QueryParameter(max_length=100)] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)] = 50,
-        cursor: Annotated[str | None, QueryParameter(max_length=500)] = None,
+        cursor: Cursor = None,
     ) -> dict[str, Any]:
         page = await to_thread.run_sync(
             lambda: list_cases(

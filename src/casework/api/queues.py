@@ -10,7 +10,7 @@ from anyio import to_thread
 from litestar import Controller, get
 from litestar.params import QueryParameter
 
-from casework.api.deps import ActorDep, NameFilter, NamePath, Services, ServicesDep
+from casework.api.deps import ActorDep, Cursor, NameFilter, NamePath, Services, ServicesDep
 from projections.queries import (
     MAX_LIMIT,
     employers_for_matching,
@@ -38,16 +38,20 @@ class QueueController(Controller):
         partner: NameFilter = None,
         at_risk_days: Annotated[int, QueryParameter(ge=0, le=60)] = 0,
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)] = 50,
+        cursor: Cursor = None,
     ) -> dict[str, Any]:
+        # The first page starts with the journeys that cannot run, then the queue proper.
+        first = cursor is None and not partner and step in (None, "journey")
+        faults = await _faulted(services) if first else []
+        faults = [f for f in faults if area in (None, f["area"]) and team in (None, f["team"])]
         page = await to_thread.run_sync(
             lambda: stalled_queue(
                 services.projections.cases, datetime.now(UTC), area=area, team=team, step=step,
-                partner=partner, at_risk_days=at_risk_days, limit=limit,
+                partner=partner, at_risk_days=at_risk_days, limit=max(1, limit - len(faults)),
+                cursor=cursor,
             )
         )  # fmt: skip
-        faults = [] if partner or step not in (None, "journey") else await _faulted(services)
-        faults = [f for f in faults if area in (None, f["area"]) and team in (None, f["team"])]
-        return {"items": (faults + page.items)[:limit], "next": page.next}
+        return {"items": faults + page.items, "next": page.next}
 
 
 async def _faulted(services: Services) -> list[dict[str, Any]]:
@@ -77,13 +81,15 @@ class EmployerController(Controller):
         sector: NameFilter = None,
         area: NameFilter = None,
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)] = 50,
+        cursor: Cursor = None,
     ) -> dict[str, Any]:
-        items = await to_thread.run_sync(
+        page = await to_thread.run_sync(
             lambda: employers_for_matching(
-                services.projections.employers, sector=sector, area=area, limit=limit
+                services.projections.employers, sector=sector, area=area, limit=limit,
+                cursor=cursor,
             )
-        )
-        return {"items": items, "next": None}
+        )  # fmt: skip
+        return {"items": page.items, "next": page.next}
 
 
 class PartnerController(Controller):
