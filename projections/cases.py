@@ -27,6 +27,7 @@ from projections.view import View, topics_of
 
 class CaseViews(View):
     name = "cases"
+    version = 2  # 2: the queue shows who acknowledged a stall
     topics = topics_of(e.CaseOpened, e.CaseEvent)
     ddl = (
         """CREATE TABLE IF NOT EXISTS {table} (
@@ -58,6 +59,8 @@ class CaseViews(View):
             due timestamptz NOT NULL,
             stalled boolean NOT NULL,
             escalated boolean NOT NULL,
+            acknowledged_by text,
+            acknowledged_at timestamptz,
             PRIMARY KEY (case_id, step, item)
         )""",
         # The queue's order within an area: stalled first, oldest first.
@@ -172,14 +175,15 @@ class CaseViews(View):
                 rows.append((
                     state.case_id, wait.step, wait.item or "", state.area, state.team,
                     wait.partner, wait.waiting_on, wait.since, due, stall is not None,
-                    bool(stall and stall.escalated),
+                    bool(stall and stall.escalated), stall and stall.acknowledged_by,
+                    stall and stall.acknowledged_at,
                 ))  # fmt: skip
         if rows:
             curs.executemany(
                 self.sql(
                     "INSERT INTO {table}_waits (case_id, step, item, area, team, partner,"
-                    " waiting_on, since, due, stalled, escalated)"
-                    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                    " waiting_on, since, due, stalled, escalated, acknowledged_by,"
+                    " acknowledged_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
                 ),
                 rows,
             )

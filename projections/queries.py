@@ -148,6 +148,8 @@ def stalled_queue(
             "area": r["area"], "team": r["team"], "partner": r["partner"],
             "waiting_on": r["waiting_on"], "since": r["since"].isoformat(),
             "due": r["due"].isoformat(), "stalled": r["stalled"], "escalated": r["escalated"],
+            "acknowledged": {"by": r["acknowledged_by"], "at": r["acknowledged_at"].isoformat()}
+                            if r["acknowledged_by"] else None,
             "days_late": round(late / 86400, 1) if late > 0 else 0,
             "reason": f"{r['step'].replace('_', ' ')}: waiting on {r['waiting_on']}"
                       f" since {r['since']:%Y-%m-%d}",
@@ -171,7 +173,7 @@ def faulted_journeys(views: CaseViews, case_ids: list[UUID]) -> list[dict[str, A
         items.append({
             "case_id": str(r["case_id"]), "step": "journey", "item": None, "area": r["area"],
             "team": r["team"], "partner": None, "waiting_on": "casework", "since": since,
-            "due": since, "stalled": True, "escalated": True, "days_late": 0,
+            "due": since, "stalled": True, "escalated": True, "acknowledged": None, "days_late": 0,
             "reason": "the journey cannot run: its deadlines are not watched until the"
                       " operators fix it (Temporal reports its workflow task failing)",
         })  # fmt: skip

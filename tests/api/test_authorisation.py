@@ -89,6 +89,10 @@ REQUESTS: dict[str, Callable[[str], Request]] = {
     "stalledQueue": lambda case: Request(method="GET", path="/api/queues/stalled"),
     "indicators": lambda case: Request(method="GET", path="/api/indicators"),
     "employersForMatching": lambda case: Request(method="GET", path="/api/employers"),
+    "stallPolicy": lambda case: Request(method="GET", path="/api/coordination/policy"),
+    "migratePolicy": lambda case: Request(
+        method="POST", path="/api/coordination/policy/migrate", body={"from_version": "none-such"}
+    ),
     "partnerTasks": lambda case: Request(
         method="GET", path="/api/partners/kela/tasks", partner="kela"
     ),
@@ -242,6 +246,8 @@ SPELLED_OUT = {
     ("partnerTasks", "staff of the case's team"): 403,
     ("indicators", "staff of the case's team"): 403,
     ("acknowledgeIntegrityBreak", "coordinator of all areas"): 403,
+    ("migratePolicy", "coordinator of the area"): 403,  # it moves every area's journeys
+    ("migratePolicy", "coordinator of all areas"): 200,
 }
 
 

@@ -850,11 +850,27 @@ def test_unknown_stall_step_is_refused_naming_step() -> None:
     assert error.errors == [FieldError("step", "unknown step 'lunch'")]
 
 
-def test_only_the_system_flags_and_escalates_stalls() -> None:
+def test_only_the_system_flags_stalls_and_only_it_or_a_coordinator_escalates_them() -> None:
     case = open_case()
     error = refused(case, flag(case, "screening"), STAFF, NotPermitted)
     assert str(error) == "a staff may not flag stall"
-    refused(case, c.EscalateStall(step="screening"), context("coordinator"), NotPermitted)
+    refused(case, c.EscalateStall(step="screening"), STAFF, NotPermitted)
+    case.execute(flag(case, "screening"), SYSTEM)
+    case.execute(c.EscalateStall(step="screening"), context("coordinator"))
+    assert case.state.stall("screening", None).escalated
+
+
+def test_a_coordinator_acknowledges_a_stall_with_a_note_and_it_stays_in_the_queue() -> None:
+    case = open_case()
+    note = c.AcknowledgeStall(step="screening", note="asiakas sairaalassa, palataan 1.12.")
+    error = refused(case, note, context("coordinator"), IllegalStep)
+    assert str(error) == "screening is not stalled"
+    case.execute(flag(case, "screening"), SYSTEM)
+    refused(case, note, STAFF, NotPermitted)
+    case.execute(note, context("coordinator", actor_id="kaisa"))
+    stall = case.state.stall("screening", None)
+    assert (stall.acknowledged_by, stall.escalated) == ("kaisa", False)
+    assert "screening" in {w.step for w in rules.waiting_steps(case.state)}
 
 
 def test_an_unflagged_step_cannot_be_escalated() -> None:
@@ -1041,6 +1057,9 @@ def _examples(state: CaseState) -> dict[str, list[c.Command]]:
         "start_employment": [c.StartEmployment(starts_on=date(2026, 4, 1))],
         "record_follow_up": [c.RecordFollowUp(month=m, employed=True) for m in (3, 6)],  # type: ignore[arg-type]
         "escalate_stall": [c.EscalateStall(step=s.step, item=s.item) for s in state.stalls],
+        "acknowledge_stall": [
+            c.AcknowledgeStall(step=s.step, item=s.item, note="-") for s in state.stalls
+        ],
         "reassign": [c.Reassign(assignee="ben")],
         "add_note": [c.AddNote(text="-")],
         "close_case": [c.CloseCase(outcome="other", reason="-")],

@@ -81,6 +81,7 @@ EVENT_OF: dict[str, type[e.CaseEvent]] = {
     "record_follow_up": e.FollowUpRecorded,
     "flag_stall": e.StepStalled,
     "escalate_stall": e.StallEscalated,
+    "acknowledge_stall": e.StallAcknowledged,
     "send_handoff_reminder": e.HandoffReminderSent,
     "reassign": e.CaseReassigned,
     "add_note": e.NoteAdded,
@@ -205,6 +206,12 @@ def send_handoff_reminder(
 
 
 @st.composite
+def acknowledge_stall(draw: st.DrawFn, state: CaseState) -> c.AcknowledgeStall:
+    escalate = draw(escalate_stall(state))
+    return c.AcknowledgeStall(step=escalate.step, item=escalate.item, note="soitan huomenna")
+
+
+@st.composite
 def escalate_stall(draw: st.DrawFn, state: CaseState) -> c.EscalateStall:
     if state.stalls and draw(st.booleans()):
         stall = draw(st.sampled_from(state.stalls))
@@ -301,6 +308,7 @@ def bodies(name: str, state: CaseState) -> st.SearchStrategy[c.Command]:
         ),
         "flag_stall": flag_stall(state),
         "escalate_stall": escalate_stall(state),
+        "acknowledge_stall": acknowledge_stall(state),
         "send_handoff_reminder": send_handoff_reminder(state, handoff),
         "reassign": st.builds(
             c.Reassign,
@@ -317,6 +325,7 @@ def bodies(name: str, state: CaseState) -> st.SearchStrategy[c.Command]:
 
 
 STAFF = c.Actor(id="anna", role="staff", area="*")
+COORDINATOR = c.Actor(id="kaisa", role="coordinator", area="*")
 SYSTEM = c.Actor(id="journey-workflow", role="system")
 
 
@@ -393,6 +402,8 @@ def likely_moves(state: CaseState) -> list[tuple[c.Command, c.Actor]]:
             moves.append((c.SendHandoffReminder(handoff_id=w.item, step=w.step), SYSTEM))
     for stall in state.stalls:
         moves.append((c.EscalateStall(step=stall.step, item=stall.item), SYSTEM))
+        note = c.AcknowledgeStall(step=stall.step, item=stall.item, note="soitan huomenna")
+        moves.append((note, COORDINATOR))
     if state.tasmatyo:
         moves.append((c.RemoveTasmatyoTag(reason="virheellinen"), STAFF))
     if state.work_history_years is None:

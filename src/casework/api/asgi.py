@@ -17,6 +17,7 @@ from litestar.static_files import create_static_files_router
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from casework.api.cases import CaseController
+from casework.api.coordination import CoordinationController
 from casework.api.deps import Services, authorise, provide_actor
 from casework.api.indicators import IndicatorController
 from casework.api.integrity import IntegrityController
@@ -85,6 +86,7 @@ def create_app(services: Services) -> Litestar:
     return Litestar(
         route_handlers=[
             CaseController,
+            CoordinationController,
             QueueController,
             PartnerController,
             EmployerController,

@@ -238,6 +238,10 @@ class ClientCase(Aggregate):
         self._record(e.StallEscalated, cmd, ctx, step=cmd.step, item=cmd.item)
 
     @_command
+    def acknowledge_stall(self, cmd: c.AcknowledgeStall, ctx: c.Context) -> None:
+        self._record(e.StallAcknowledged, cmd, ctx, step=cmd.step, item=cmd.item, note=cmd.note)
+
+    @_command
     def send_handoff_reminder(self, cmd: c.SendHandoffReminder, ctx: c.Context) -> None:
         wait = next(w for w in rules.waiting_steps(self.state) if w.item == cmd.handoff_id)
         self._record(

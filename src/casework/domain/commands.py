@@ -270,6 +270,14 @@ class EscalateStall(Command, kw_only=True):
     item: ItemId | None = None
 
 
+class AcknowledgeStall(Command, kw_only=True):
+    """A coordinator has seen the stall and says what is being done about it."""
+
+    step: Slug
+    item: ItemId | None = None
+    note: Annotated[str, _prose(1, 4000)]
+
+
 class Reassign(Command, kw_only=True):
     assignee: ShortText
     team: Slug | None = None
@@ -293,7 +301,7 @@ CASE_COMMANDS: dict[str, type[Command]] = {
         ApplyForSubsidy, DecideSubsidy, RecordSicknessAllowance, RequestHandoff,
         AcknowledgeHandoff, RequestHandoffInfo, SupplyHandoffInfo, AcceptHandoff, RejectHandoff,
         RedirectHandoff, CompleteHandoff, StartEmployment, RecordFollowUp, FlagStall,
-        EscalateStall, SendHandoffReminder, Reassign, AddNote, CloseCase,
+        EscalateStall, AcknowledgeStall, SendHandoffReminder, Reassign, AddNote, CloseCase,
     )
 }  # fmt: skip
 """Every command on an existing case, by name."""

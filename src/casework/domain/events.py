@@ -428,6 +428,21 @@ class StallEscalated(CaseEvent):
         stall.escalated = True
 
 
+class StallAcknowledged(CaseEvent):
+    step: str
+    item: str | None
+    note: str
+
+    protected = (*CaseEvent.protected, "note")
+    is_activity = False  # oversight, not work on the case: the inactivity clock runs on
+
+    def evolve(self, state: CaseState) -> None:
+        stall = state.stall(self.step, self.item)
+        assert stall is not None
+        stall.acknowledged_by = self.meta.actor_id
+        stall.acknowledged_at = self.effective_at
+
+
 class StallCleared(CaseEvent):
     step: str
     item: str | None

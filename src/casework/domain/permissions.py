@@ -25,6 +25,7 @@ from casework.domain.state import CaseState
 STAFF = frozenset({"staff", "coordinator"})
 PARTNER = frozenset({"partner"})
 SYSTEM = frozenset({"system"})
+COORDINATOR = frozenset({"coordinator"})
 READERS = frozenset({"staff", "coordinator", "auditor", "admin"})
 """Who reads cases, lists and queues: everyone of the office, not partners."""
 OVERSEERS = frozenset({"coordinator", "auditor", "admin"})
@@ -40,6 +41,8 @@ class Route(msgspec.Struct, frozen=True, kw_only=True):
     """Roles refused with 404 rather than 403: what the route names is not theirs to know of."""
     own_partner: bool = False
     """The path names a partner: a partner may name only itself (another's answers 404)."""
+    all_areas: bool = False
+    """It acts on every area's cases: only a caller of all areas (`area` `*`) may."""
 
 
 ROUTES: dict[str, Route] = {
@@ -57,6 +60,8 @@ ROUTES: dict[str, Route] = {
     "stalledQueue": Route(roles=READERS),
     "indicators": Route(roles=OVERSEERS),
     "employersForMatching": Route(roles=READERS),
+    "stallPolicy": Route(roles=READERS),
+    "migratePolicy": Route(roles=frozenset({"coordinator", "admin"}), all_areas=True),
     # Partners
     "partnerTasks": Route(roles=PARTNER | OVERSEERS, own_partner=True),
     # Admins
@@ -75,7 +80,8 @@ COMMANDS: dict[str, frozenset[str]] = {name: STAFF for name in CASE_COMMANDS} | 
     "redirect_handoff": PARTNER,
     "complete_handoff": PARTNER,
     "flag_stall": SYSTEM,
-    "escalate_stall": SYSTEM,
+    "escalate_stall": SYSTEM | COORDINATOR,  # the service past twice the limit, or by hand
+    "acknowledge_stall": COORDINATOR,
     "send_handoff_reminder": SYSTEM,
 }
 """Which roles may run each command on a case."""
@@ -103,6 +109,8 @@ def route_refusal(route: Route, actor: Actor, partner_in_path: str | None = None
         return Refusal(403, f"a {actor.role} may not do this")
     if route.own_partner and actor.role == "partner" and actor.partner != partner_in_path:
         return Refusal(404, "nothing here")
+    if route.all_areas and actor.area != "*":
+        return Refusal(403, "this acts on every area's cases: it needs a caller of all areas")
     return None
 
 

@@ -25,7 +25,7 @@ from casework.domain.errors import (
 )
 from casework.domain.permissions import Refusal, command_refusal, knows_case
 from casework.domain.reference import reference
-from casework.domain.state import CaseState
+from casework.domain.state import CaseState, Stall
 
 OPEN_HANDOFF = frozenset({"requested", "acknowledged", "info_requested", "accepted"})
 REMINDED_STEPS = frozenset({"handoff_ack", "handoff_decision"})
@@ -306,12 +306,20 @@ def _flag_stall(state: CaseState, cmd: c.FlagStall, actor: c.Actor) -> None:
         raise IllegalStep(f"{cmd.step} is already flagged as stalled")
 
 
-def _escalate(state: CaseState, cmd: c.EscalateStall, actor: c.Actor) -> None:
-    stall = state.stall(cmd.step, cmd.item)
+def _stalled(state: CaseState, step: str, item: str | None) -> Stall:
+    stall = state.stall(step, item)
     if stall is None:
-        raise IllegalStep(f"{cmd.step} is not stalled")
-    if stall.escalated:
+        raise IllegalStep(f"{step}{f' ({item})' if item else ''} is not stalled")
+    return stall
+
+
+def _escalate(state: CaseState, cmd: c.EscalateStall, actor: c.Actor) -> None:
+    if _stalled(state, cmd.step, cmd.item).escalated:
         raise IllegalStep(f"the stall of {cmd.step} is already escalated")
+
+
+def _acknowledge_stall(state: CaseState, cmd: c.AcknowledgeStall, actor: c.Actor) -> None:
+    _stalled(state, cmd.step, cmd.item)  # acknowledged again: a newer note on the same stall
 
 
 def _remind(state: CaseState, cmd: c.SendHandoffReminder, actor: c.Actor) -> None:
@@ -371,6 +379,7 @@ _RULES: dict[type[c.Command], Callable[[CaseState, Any, c.Actor], None]] = {
     c.RecordFollowUp: _follow_up,
     c.FlagStall: _flag_stall,
     c.EscalateStall: _escalate,
+    c.AcknowledgeStall: _acknowledge_stall,
     c.SendHandoffReminder: _remind,
     c.Reassign: _reassign,
     c.AddNote: _nothing,
@@ -423,6 +432,7 @@ def _candidates(state: CaseState) -> Iterator[c.Command]:
     yield from (c.RecordFollowUp(month=m, employed=True) for m in (3, 6))
     for stall in state.stalls:
         yield c.EscalateStall(step=stall.step, item=stall.item)
+        yield c.AcknowledgeStall(step=stall.step, item=stall.item, note="-")
     yield c.Reassign(assignee="-")
     yield c.AddNote(text="-")
     yield from (c.CloseCase(outcome=o, reason="-") for o in ("employed", "other"))

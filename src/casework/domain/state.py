@@ -59,6 +59,8 @@ class Stall(msgspec.Struct):
     due: datetime
     policy_version: str
     escalated: bool = False
+    acknowledged_by: str | None = None
+    acknowledged_at: datetime | None = None
 
 
 class Employment(msgspec.Struct):

@@ -1,0 +1,66 @@
+"""Coordinators' routes beyond the queues: the stall policy in force, which journeys run which
+version of it, and moving them to the version in force."""
+
+from __future__ import annotations
+
+import msgspec
+from litestar import Controller, Request, get, post
+
+from casework.api.bodies import decode_body
+from casework.api.deps import ServicesDep
+from casework.domain.policy import PolicyVersion, StallPolicy
+
+
+class PolicyJourneys(msgspec.Struct, frozen=True):
+    version: str | None
+    """None: journeys started before journeys carried their policy version."""
+    running: int
+    in_force: bool
+
+
+class PolicyReport(msgspec.Struct, frozen=True):
+    in_force: StallPolicy
+    journeys: list[PolicyJourneys]
+
+
+class MigratePolicy(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    from_version: PolicyVersion | None = None
+    """The version whose journeys move; omit it for journeys that carry no version."""
+
+
+class Migration(msgspec.Struct, frozen=True):
+    from_version: str | None
+    to_version: str
+    moved: int
+
+
+class CoordinationController(Controller):
+    path = "/api/coordination"
+    tags = ["coordinators"]
+
+    @get(
+        "/policy",
+        operation_id="stallPolicy",
+        summary="The stall policy in force, and who runs which",
+    )
+    async def policy(self, services: ServicesDep) -> PolicyReport:
+        journeys = services.journeys
+        counts = await journeys.journeys_by_policy()
+        return PolicyReport(
+            in_force=journeys.policy,
+            journeys=[
+                PolicyJourneys(version, running, version == journeys.policy.version)
+                for version, running in counts.items()
+            ],
+        )
+
+    @post(
+        "/policy/migrate",
+        operation_id="migratePolicy",
+        summary="Move the running journeys of one policy version to the version in force",
+        status_code=200,
+    )
+    async def migrate(self, request: Request, services: ServicesDep) -> Migration:
+        body = decode_body(MigratePolicy, await request.body())
+        moved = await services.journeys.migrate(body.from_version)
+        return Migration(body.from_version, services.journeys.policy.version, moved)
