@@ -76,7 +76,7 @@ class CaseworkApp(Application[UUID]):
         self.mapper.keyring = self.keyring  # type: ignore[attr-defined]
         self.clients = ClientRegister(self.keyring)
         self.access = AccessLog(datastore)
-        self.tasks = TaskIds(derive_key(master_key, "partner-tasks"))
+        self.tasks = TaskIds.from_master_key(master_key)
         self.webhooks = PartnerWebhooks(datastore, derive_key(master_key, "partner-webhooks"))
         self.keyring.create_schema()
         self.clients.create_schema()

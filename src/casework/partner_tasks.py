@@ -28,6 +28,7 @@ from casework.domain.rules import waiting_steps
 from casework.domain.stalls import due
 from casework.domain.state import CaseState, Handoff
 from casework.domain.tasks import task_state
+from casework.keys import derive_key
 from casework.webhooks import Attempt
 
 _CONTEXT = [b"partner-task"]
@@ -39,6 +40,10 @@ class TaskIds:
 
     def __init__(self, key: bytes) -> None:
         self._siv = AESSIV(key)
+
+    @classmethod
+    def from_master_key(cls, master_key: bytes) -> TaskIds:
+        return cls(derive_key(master_key, "partner-tasks"))
 
     def id_of(self, case_id: UUID | str, handoff_id: str) -> str:
         number = int(handoff_id.removeprefix("handoff-")).to_bytes(_NUMBER_BYTES, "big")

@@ -42,7 +42,11 @@ ItemId = Annotated[str, msgspec.Meta(pattern=r"^[a-z]+-\d+$", max_length=20)]
 Role = Literal["staff", "coordinator", "partner", "auditor", "admin", "system"]
 Channel = Literal["staff", "digital", "import"]
 SharedField = Literal[
-    "icd_chapter", "b_statement", "sickness_allowance", "work_history", "self_assessment",
+    "icd_chapter",
+    "b_statement",
+    "sickness_allowance",
+    "work_history",
+    "self_assessment",
     "identity_code",
 ]
 """What a consent may let a partner see; `identity_code` is read from the client register."""
