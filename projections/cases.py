@@ -236,7 +236,6 @@ class CaseViews(View):
             )
 
 
-
 # PostgreSQL's text and jsonb cannot hold NUL. The edge refuses it now, but events stored before
 # may carry one, and no stored event may stop a view: the view shows U+FFFD in its place.
 def _text(value: str | None) -> str | None:

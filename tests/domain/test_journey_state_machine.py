@@ -511,7 +511,8 @@ class Journey(RuleBasedStateMachine):
             assert handoff.partner in handoff.consent_partners, "handoff without consent"
             assert (handoff.outcome is not None) == (handoff.status == "completed")
             root = state.handoff(handoff.consent_of) if handoff.consent_of else handoff
-            assert root is not None and root.consent_of is None, "consent rests on a request"
+            assert root is not None, "consent rests on a request"
+            assert root.consent_of is None, "consent rests on a request"
             assert handoff.consent_withdrawn == root.consent_withdrawn, "one consent, one answer"
 
         for kind in ("pay_subsidy", "work_arrangement_subsidy"):
