@@ -437,3 +437,17 @@ async def test_a_partner_never_sees_another_partners_task_nor_a_value_outside_th
     found = await eventually(inboxes)
     for partner, handoff, _ in made:
         assert [p for p in PARTNERS if handoff.task in found[p]] == [partner]
+
+
+async def test_the_openapi_shows_each_moves_body_with_examples(http):
+    schema = (await http.get("/schema/openapi.json")).json()
+    moves = {
+        "acknowledge": set(), "request-info": {"question"}, "accept": set(),
+        "reject": {"reason"}, "redirect": {"to_partner", "reason"}, "complete": {"outcome"},
+    }  # fmt: skip
+    for action, required in moves.items():
+        operation = schema["paths"][f"/api/partners/{{partner}}/tasks/{{task}}/{action}"]["post"]
+        [body, _] = operation["requestBody"]["content"]["application/json"]["schema"]["oneOf"]
+        shape = schema["components"]["schemas"][body["$ref"].rsplit("/", 1)[1]]
+        assert set(shape["required"]) == required, action
+        assert all(field["examples"] for field in shape["properties"].values()), action

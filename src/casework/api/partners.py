@@ -52,7 +52,7 @@ def _example(*values: Any) -> msgspec.Meta:
 
 
 class Acknowledge(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    reason: Annotated[c.Reason, _example("vastaanotettu, käsittelijä nimetty")] | None = None
+    reason: Annotated[c.Reason | None, _example("vastaanotettu, käsittelijä nimetty")] = None
 
 
 class RequestInfo(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -60,7 +60,7 @@ class RequestInfo(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 class Accept(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    reason: Annotated[c.Reason, _example("kuntoutuksen edellytykset täyttyvät")] | None = None
+    reason: Annotated[c.Reason | None, _example("kuntoutuksen edellytykset täyttyvät")] = None
 
 
 class Reject(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -74,7 +74,7 @@ class Redirect(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 class Complete(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     outcome: Annotated[c.HandoffOutcome, _example("rehabilitation_granted")]
-    reason: Annotated[c.Reason, _example("päätös annettu")] | None = None
+    reason: Annotated[c.Reason | None, _example("päätös annettu")] = None
 
 
 class WebhookRegistration(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -84,10 +84,10 @@ class WebhookRegistration(msgspec.Struct, kw_only=True, forbid_unknown_fields=Tr
             min_length=8,
             max_length=2000,
             pattern=r"^https?://[^\s/?#]+",
-            examples=["https://kuntoutus.example.fi/casework/hooks"],
+            description="Where the notices are POSTed: an http or https URL.",
         ),
     ]
-    description: Annotated[c.ShortText, _example("Kelan kuntoutusjärjestelmä")] | None = None
+    description: Annotated[c.ShortText | None, _example("Kelan kuntoutusjärjestelmä")] = None
 
     def __post_init__(self) -> None:
         c.refuse_hostile(self)
