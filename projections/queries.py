@@ -10,7 +10,9 @@ from uuid import UUID
 import msgspec
 
 from casework.domain.calendar import add_working_days
+from casework.domain.commands import ItemId
 from casework.domain.errors import CaseworkError
+from casework.domain.tasks import TaskState
 from projections.cases import CaseViews
 from projections.employers import EmployerViews
 
@@ -23,6 +25,8 @@ _QueueCursor = tuple[bool, _Moment, UUID, str, str]
 _EmployerCursor = tuple[int, str, UUID]
 """… of the employers: open vacancies, name, id."""
 T = TypeVar("T")
+_InboxCursor = tuple[_Moment, UUID, ItemId]
+"""… of an inbox: the last task's time, case and handoff."""
 
 
 class Page(msgspec.Struct):
@@ -80,7 +84,7 @@ def list_cases(
         params.append(f"%{q.lower()}%")
     if cursor:
         where.append("(last_activity, case_id) < (%s, %s)")
-        params += _uncursor(cursor, _CaseCursor)
+        params += list(_uncursor(cursor, _CaseCursor))
     query = views.sql(
         "SELECT case_id, area, team, assignee, stage, tasmatyo, grp, tracks, opened_at,"
         " last_activity, version FROM {table} WHERE " + " AND ".join(where) +
@@ -180,14 +184,36 @@ def faulted_journeys(views: CaseViews, case_ids: list[UUID]) -> list[dict[str, A
     return items
 
 
-def partner_inbox(views: CaseViews, partner: str, limit: int = 50) -> list[dict[str, Any]]:
-    """Open handoff tasks of one partner, oldest first."""
+def partner_inbox(
+    views: CaseViews,
+    partner: str,
+    state: TaskState | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> Page:
+    """One partner's tasks in one state (None: every state but closed), keyset-paged: the work in
+    hand oldest first, closed tasks the most recently closed first. Items hold the view's row."""
+    where, params = ["partner = %s"], [partner]
+    if state is None:
+        where.append("active")
+    else:
+        where.append("state = %s")
+        params.append(state)
+    newest_first = state == "closed"
+    if cursor:
+        where.append(f"(since, case_id, handoff_id) {'<' if newest_first else '>'} (%s, %s, %s)")
+        params += list(_uncursor(cursor, _InboxCursor))
+    order = "DESC" if newest_first else "ASC"
     query = views.sql(
-        "SELECT * FROM {table}_inbox WHERE partner = %s ORDER BY since ASC, case_id LIMIT %s"
-    )
+        "SELECT * FROM {table}_inbox WHERE " + " AND ".join(where) +
+        f" ORDER BY since {order}, case_id {order}, handoff_id {order} LIMIT %s"
+    )  # fmt: skip
     with views.datastore.transaction(commit=False) as curs:
-        curs.execute(query, (partner, limit))
-        return list(curs.fetchall())
+        curs.execute(query, [*params, limit + 1])
+        rows = [dict(row) for row in curs.fetchall()]
+    last = rows[limit - 1] if len(rows) > limit else None
+    position = last and [last["since"].isoformat(), str(last["case_id"]), last["handoff_id"]]
+    return Page(rows[:limit], _cursor(position) if position else None)
 
 
 def employers_for_matching(

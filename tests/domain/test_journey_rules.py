@@ -668,8 +668,9 @@ def test_redirect_opens_a_handoff_with_the_new_partner() -> None:
     consented = ["kela", "ilmarinen"]
     assert case.state.handoffs == [
         Handoff("handoff-2", "kela", "redirected", RECORDED_AT, consented),
-        Handoff("handoff-4", "ilmarinen", "requested", RECORDED_AT, consented),
-    ]
+        Handoff("handoff-4", "ilmarinen", "requested", RECORDED_AT, consented,
+                consent_of="handoff-2"),
+    ]  # fmt: skip
     # The new partner acknowledges its own handoff; the old one is done with.
     case.execute(c.AcknowledgeHandoff(handoff_id="handoff-4"), ILMARINEN)
     refused(case, c.AcceptHandoff(handoff_id="handoff-2"), KELA, IllegalStep)
@@ -1054,6 +1055,7 @@ def _examples(state: CaseState) -> dict[str, list[c.Command]]:
             for p in h.consent_partners
         ],
         "complete_handoff": [c.CompleteHandoff(handoff_id=h, outcome="other") for h in handoffs],
+        "withdraw_consent": [c.WithdrawConsent(handoff_id=h, reason="-") for h in handoffs],
         "start_employment": [c.StartEmployment(starts_on=date(2026, 4, 1))],
         "record_follow_up": [c.RecordFollowUp(month=m, employed=True) for m in (3, 6)],  # type: ignore[arg-type]
         "escalate_stall": [c.EscalateStall(step=s.step, item=s.item) for s in state.stalls],

@@ -77,6 +77,7 @@ EVENT_OF: dict[str, type[e.CaseEvent]] = {
     "reject_handoff": e.HandoffRejected,
     "redirect_handoff": e.HandoffRedirected,
     "complete_handoff": e.HandoffCompleted,
+    "withdraw_consent": e.ConsentWithdrawn,
     "start_employment": e.EmploymentStarted,
     "record_follow_up": e.FollowUpRecorded,
     "flag_stall": e.StepStalled,
@@ -297,6 +298,7 @@ def bodies(name: str, state: CaseState) -> st.SearchStrategy[c.Command]:
             handoff_id=handoff,
             outcome=st.sampled_from(list(c.HandoffOutcome.__args__)),
         ),
+        "withdraw_consent": st.builds(c.WithdrawConsent, handoff_id=handoff, reason=texts),
         "start_employment": st.builds(
             c.StartEmployment,
             starts_on=day,
@@ -519,6 +521,10 @@ class Journey(RuleBasedStateMachine):
             assert handoff.partner in REF.partners
             assert handoff.partner in handoff.consent_partners, "handoff without consent"
             assert (handoff.outcome is not None) == (handoff.status == "completed")
+            root = state.handoff(handoff.consent_of) if handoff.consent_of else handoff
+            assert root is not None, "consent rests on a request"
+            assert root.consent_of is None, "consent rests on a request"
+            assert handoff.consent_withdrawn == root.consent_withdrawn, "one consent, one answer"
 
         for kind in ("pay_subsidy", "work_arrangement_subsidy"):
             applied = [s for s in state.subsidies if s.kind == kind and s.status == "applied"]

@@ -22,8 +22,9 @@ from casework.api.deps import Services, authorise, provide_actor
 from casework.api.indicators import IndicatorController
 from casework.api.integrity import IntegrityController
 from casework.api.operations import health, metrics, ready
+from casework.api.partners import PartnerController
 from casework.api.problems import EXCEPTION_HANDLERS
-from casework.api.queues import EmployerController, PartnerController, QueueController
+from casework.api.queues import EmployerController, QueueController
 from casework.domain.errors import FieldError, ValidationFailed
 from casework.domain.limits import printable_name, text_error
 

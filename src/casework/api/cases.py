@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
@@ -12,59 +10,32 @@ import msgspec
 from anyio import to_thread
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, QueryParameter
-from temporalio.service import RPCError, RPCStatusCode
 
 from casework.api.bodies import decode_body
-from casework.api.deps import (
-    ActorDep,
-    Cursor,
-    NameFilter,
-    NamePath,
-    Services,
-    ServicesDep,
-    request_id,
+from casework.api.commanding import (
+    MAX_VERSION,
+    caller,
+    claimed,
+    command_response,
+    idempotency_key,
+    run_command,
 )
+from casework.api.deps import ActorDep, Cursor, NameFilter, NamePath, ServicesDep
 from casework.api.integrity import integrity_field, integrity_headers
-from casework.application import CommandResult, case_scope, open_case_scope
+from casework.application import open_case_scope
 from casework.audit import history
 from casework.domain import commands as c
 from casework.domain import events, limits
 from casework.domain.case import ClientCase
 from casework.domain.errors import (
-    CaseworkError,
-    IllegalStep,
-    UnknownCase,
     UnknownCommand,
     ValidationFailed,
 )
 from casework.domain.permissions import HEALTH_EVENTS, HEALTH_FIELDS, may_see_health, sees_health_of
 from casework.domain.rules import next_steps
 from projections.queries import MAX_LIMIT, list_cases
-from workflows.client import Refused
-from workflows.messages import Caller, CommandOutcome
 
 WITHHELD = {"withheld": "not_permitted"}
-MAX_KEY = 200
-MAX_VERSION = 10**9  # far beyond any case: a larger number is refused, never sent to PostgreSQL
-
-
-def _idempotency_key(request: Request) -> str | None:
-    key = request.headers.get("idempotency-key")
-    if key is not None and not 0 < len(key) <= MAX_KEY:
-        raise ValidationFailed.field("Idempotency-Key", f"give 1 to {MAX_KEY} characters")
-    if key is not None and (message := limits.text_error(key)):
-        raise ValidationFailed.field("Idempotency-Key", message)
-    return key
-
-
-def _if_match(request: Request) -> int | None:
-    value = request.headers.get("if-match")
-    if value is None:
-        return None
-    text = value.removeprefix("W/").strip('"')
-    if not (text.isascii() and text.isdigit() and len(text) <= 10 and 0 < int(text) <= MAX_VERSION):
-        raise ValidationFailed.field("If-Match", 'send the ETag you read, e.g. "3"')
-    return int(text)
 
 
 def case_document(case: ClientCase, actor: c.Actor, steps: list[str]) -> dict[str, Any]:
@@ -76,20 +47,6 @@ def case_document(case: ClientCase, actor: c.Actor, steps: list[str]) -> dict[st
     return doc
 
 
-def _caller(request: Request, actor: c.Actor) -> Caller:
-    return Caller(actor, correlation_id=request_id(request))
-
-
-def _command_response(
-    outcome: CommandOutcome | CommandResult, status: int = 200
-) -> Response[dict[str, Any]]:
-    headers = {"ETag": f'"{outcome.version}"'}
-    if outcome.replayed:
-        headers["Idempotent-Replayed"] = "true"
-    body = {"id": str(outcome.case_id), "version": outcome.version, "events": outcome.events}
-    return Response(body, status_code=status, headers=headers)
-
-
 class CaseController(Controller):
     path = "/api/cases"
     tags = ["cases"]
@@ -99,14 +56,14 @@ class CaseController(Controller):
         self, request: Request, services: ServicesDep, actor: ActorDep
     ) -> Response[dict[str, Any]]:
         cmd = decode_body(c.OpenCase, await request.body())
-        key = _idempotency_key(request)
-        async with _claimed(services, open_case_scope(actor), key, cmd) as earlier:
+        key = idempotency_key(request)
+        async with claimed(services, open_case_scope(actor), key, cmd) as earlier:
             if earlier:
-                return _command_response(earlier, status=201)
+                return command_response(earlier, status=201)
             outcome = await services.journeys.open_case(
-                msgspec.to_builtins(cmd), _caller(request, actor), key
+                msgspec.to_builtins(cmd), caller(request, actor), key
             )
-        return _command_response(outcome, status=201)
+        return command_response(outcome, status=201)
 
     @get("/", operation_id="listCases", summary="Cases, most recently active first (from a view)")
     async def list_cases(
@@ -184,28 +141,7 @@ class CaseController(Controller):
         if cls is None:
             raise UnknownCommand(name)
         cmd = decode_body(cls, await request.body())
-        expected, key = _if_match(request), _idempotency_key(request)
-        try:
-            async with _claimed(services, case_scope(case_id), key, cmd) as earlier:
-                if earlier:
-                    return _command_response(earlier)
-                outcome = await services.journeys.run(
-                    case_id, name, msgspec.to_builtins(cmd), _caller(request, actor), expected, key
-                )
-        except Refused as refused:
-            if refused.code == "stale_version" and expected is not None:
-                refused.details["events_since"] = await to_thread.run_sync(
-                    _events_since, services, case_id, expected
-                )
-            raise
-        except RPCError as error:
-            if error.status != RPCStatusCode.NOT_FOUND:
-                raise
-            case = await to_thread.run_sync(services.app.get_case, case_id)
-            if case.state.closed:
-                raise IllegalStep("the case is closed") from None
-            raise UnknownCase(case_id) from None
-        return _command_response(outcome)
+        return command_response(await run_command(request, services, actor, case_id, cmd))
 
     @get("/{case_id:uuid}/history", operation_id="getHistory", summary="Every event of a case")
     async def get_history(
@@ -233,31 +169,5 @@ class CaseController(Controller):
         return {"items": out, "next": None}
 
 
-@contextlib.asynccontextmanager
-async def _claimed(
-    services: Services, scope: str, key: str | None, cmd: c.Command
-) -> AsyncIterator[CommandResult | None]:
-    """Claim the Idempotency-Key in PostgreSQL before the command runs (Temporal
-    de-duplicates within one workflow run only); yield the earlier answer to a retry. A refused
-    command wrote nothing, so its claim is given up."""
-    if key is None:
-        yield None
-        return
-    earlier = await to_thread.run_sync(services.app.claim, scope, key, cmd)
-    try:
-        yield earlier
-    except (Refused, CaseworkError):
-        await to_thread.run_sync(services.app.release, scope, key, cmd)
-        raise
-
-
 def _protected(event_type: str, field: str) -> bool:
     return field in getattr(getattr(events, event_type, None), "protected", ())
-
-
-def _events_since(services: Services, case_id: UUID, version: int) -> list[dict[str, Any]]:
-    return [
-        {"version": item.version, "type": item.type}
-        for item in history(services.app, case_id)
-        if item.version > version
-    ]

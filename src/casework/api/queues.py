@@ -1,4 +1,5 @@
-"""Lists from views: the stalled-case queue, employers for matching, the partner inboxes."""
+"""Lists from views: the stalled-case queue and employers for matching (partners' inboxes:
+`api/partners.py`)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,11 @@ from anyio import to_thread
 from litestar import Controller, get
 from litestar.params import QueryParameter
 
-from casework.api.deps import ActorDep, Cursor, NameFilter, NamePath, Services, ServicesDep
+from casework.api.deps import ActorDep, Cursor, NameFilter, Services, ServicesDep
 from projections.queries import (
     MAX_LIMIT,
     employers_for_matching,
     faulted_journeys,
-    partner_inbox,
     stalled_queue,
 )
 from workflows.messages import case_of_workflow
@@ -90,39 +90,3 @@ class EmployerController(Controller):
             )
         )  # fmt: skip
         return {"items": page.items, "next": page.next}
-
-
-class PartnerController(Controller):
-    path = "/api/partners"
-    tags = ["partners"]
-
-    @get("/{partner:str}/tasks", operation_id="partnerTasks", summary="A partner's open handoffs")
-    async def tasks(
-        self,
-        partner: NamePath,
-        services: ServicesDep,
-        actor: ActorDep,
-        limit: Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)] = 50,
-    ) -> dict[str, Any]:
-        rows = await to_thread.run_sync(
-            lambda: partner_inbox(services.projections.cases, partner, limit)
-        )
-        items = [await to_thread.run_sync(_task, services, row) for row in rows]
-        return {"items": items, "next": None}
-
-
-def _task(services: Any, row: dict[str, Any]) -> dict[str, Any]:
-    # The minimised payload is read from the sealed request event, never copied into the view.
-    request = next(
-        services.app.events.get(
-            row["case_id"], gt=row["requested_version"] - 1, lte=row["requested_version"]
-        )
-    )
-    return {
-        "case_id": str(row["case_id"]),
-        "handoff_id": row["handoff_id"],
-        "status": row["status"],
-        "since": row["since"].isoformat(),
-        "due": row["due"].isoformat() if row["due"] else None,
-        "payload": {"summary": request.summary, "shares": row["shares"]},
-    }

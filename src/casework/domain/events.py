@@ -299,6 +299,7 @@ class _HandoffMoved(CaseEvent):
         assert item is not None
         item.status = self.to_status  # type: ignore[assignment]
         item.since = self.effective_at
+        item.answered = False
 
 
 class HandoffAcknowledged(_HandoffMoved):
@@ -317,6 +318,12 @@ class HandoffInfoSupplied(_HandoffMoved):
 
     protected = (*CaseEvent.protected, "answer")
     to_status = "acknowledged"
+
+    def evolve(self, state: CaseState) -> None:
+        super().evolve(state)
+        item = state.handoff(self.handoff_id)
+        assert item is not None
+        item.answered = True
 
 
 class HandoffAccepted(_HandoffMoved):
@@ -344,6 +351,8 @@ class HandoffRedirected(_HandoffMoved):
                 "requested",
                 self.effective_at,
                 consent_partners=old.consent_partners,
+                consent_of=old.consent_of or old.id,
+                consent_withdrawn=old.consent_withdrawn,
             )
         )
 
@@ -358,6 +367,20 @@ class HandoffCompleted(_HandoffMoved):
         item = state.handoff(self.handoff_id)
         assert item is not None
         item.outcome = self.outcome
+
+
+class ConsentWithdrawn(CaseEvent):
+    """The client withdrew the consent a handoff rests on: no partner sees its values again."""
+
+    handoff_id: str
+
+    def evolve(self, state: CaseState) -> None:
+        item = state.handoff(self.handoff_id)
+        assert item is not None
+        root = item.consent_of or item.id
+        for handoff in state.handoffs:
+            if (handoff.consent_of or handoff.id) == root:
+                handoff.consent_withdrawn = True
 
 
 class HandoffReminderSent(CaseEvent):

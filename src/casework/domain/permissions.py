@@ -29,6 +29,7 @@ COORDINATOR = frozenset({"coordinator"})
 READERS = frozenset({"staff", "coordinator", "auditor", "admin"})
 """Who reads cases, lists and queues: everyone of the office, not partners."""
 OVERSEERS = frozenset({"coordinator", "auditor", "admin"})
+ADMIN = frozenset({"admin"})
 
 
 class Route(msgspec.Struct, frozen=True, kw_only=True):
@@ -61,11 +62,21 @@ ROUTES: dict[str, Route] = {
     "indicators": Route(roles=OVERSEERS),
     "employersForMatching": Route(roles=READERS),
     "stallPolicy": Route(roles=READERS),
-    "migratePolicy": Route(roles=frozenset({"coordinator", "admin"}), all_areas=True),
-    # Partners
+    "migratePolicy": Route(roles=COORDINATOR | ADMIN, all_areas=True),
+    # Partners: their tasks, read by overseers too (values only to those who may see health data)
     "partnerTasks": Route(roles=PARTNER | OVERSEERS, own_partner=True),
+    "getPartnerTask": Route(roles=PARTNER | OVERSEERS, own_partner=True),
+    "acknowledgeTask": Route(roles=PARTNER, own_partner=True),
+    "requestTaskInfo": Route(roles=PARTNER, own_partner=True),
+    "acceptTask": Route(roles=PARTNER, own_partner=True),
+    "rejectTask": Route(roles=PARTNER, own_partner=True),
+    "redirectTask": Route(roles=PARTNER, own_partner=True),
+    "completeTask": Route(roles=PARTNER, own_partner=True),
+    "registerWebhook": Route(roles=PARTNER | ADMIN, own_partner=True),
+    "getWebhook": Route(roles=PARTNER | ADMIN, own_partner=True),
+    "removeWebhook": Route(roles=PARTNER | ADMIN, own_partner=True),
     # Admins
-    "acknowledgeIntegrityBreak": Route(roles=frozenset({"admin"})),
+    "acknowledgeIntegrityBreak": Route(roles=ADMIN),
 }
 """Every API operation, by its operation id. A route missing here cannot be called (the guard
 refuses it), and the authorisation tests fail for it."""

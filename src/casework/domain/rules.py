@@ -272,10 +272,20 @@ def _redirect(state: CaseState, cmd: c.RedirectHandoff, actor: c.Actor) -> None:
     if cmd.to_partner == item.partner:
         raise ValidationFailed.field("to_partner", "redirect to another partner")
     name = partner_name(cmd.to_partner)
+    if item.consent_withdrawn:
+        raise ConsentMissing("the client has withdrawn the consent this handoff rests on")
     if cmd.to_partner not in item.consent_partners:
         raise ConsentMissing(f"the client has not consented to sharing with {name}")
     if any(h.partner == cmd.to_partner and h.status in OPEN_HANDOFF for h in state.handoffs):
         raise IllegalStep(f"a {name} handoff is already open")
+
+
+def _withdraw_consent(state: CaseState, cmd: c.WithdrawConsent, actor: c.Actor) -> None:
+    item = state.handoff(cmd.handoff_id)
+    if item is None:
+        raise IllegalStep(f"the case has no handoff {cmd.handoff_id}")
+    if item.consent_withdrawn:
+        raise IllegalStep(f"the consent of handoff {item.id} is already withdrawn")
 
 
 def _start_employment(state: CaseState, cmd: c.StartEmployment, actor: c.Actor) -> None:
@@ -375,6 +385,7 @@ _RULES: dict[type[c.Command], Callable[[CaseState, Any, c.Actor], None]] = {
     c.RejectHandoff: _partner_step(("acknowledged",), "rejected", "{} has not acknowledged it"),
     c.RedirectHandoff: _redirect,
     c.CompleteHandoff: _partner_step(("accepted",), "completed", "{} has not accepted it"),
+    c.WithdrawConsent: _withdraw_consent,
     c.StartEmployment: _start_employment,
     c.RecordFollowUp: _follow_up,
     c.FlagStall: _flag_stall,
@@ -428,6 +439,7 @@ def _candidates(state: CaseState) -> Iterator[c.Command]:
         for other in h.consent_partners:
             yield c.RedirectHandoff(handoff_id=h.id, to_partner=other, reason="-")
         yield c.CompleteHandoff(handoff_id=h.id, outcome="other")
+        yield c.WithdrawConsent(handoff_id=h.id, reason="-")
     yield c.StartEmployment(starts_on=day)
     yield from (c.RecordFollowUp(month=m, employed=True) for m in (3, 6))
     for stall in state.stalls:
