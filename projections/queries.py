@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
@@ -10,11 +9,10 @@ from uuid import UUID
 import msgspec
 
 from casework.domain.calendar import add_working_days
-from casework.domain.errors import CaseworkError
+from casework.paging import decode_cursor, encode_cursor
 from projections.cases import CaseViews
 from projections.employers import EmployerViews
 
-MAX_LIMIT = 500
 _Cursor = tuple[Annotated[datetime, msgspec.Meta(tz=True)], UUID]
 """Where a page ended: the last case's activity and id."""
 
@@ -22,24 +20,6 @@ _Cursor = tuple[Annotated[datetime, msgspec.Meta(tz=True)], UUID]
 class Page(msgspec.Struct):
     items: list[dict[str, Any]]
     next: str | None
-
-
-def _cursor(values: list[Any]) -> str:
-    return base64.urlsafe_b64encode(msgspec.json.encode(values)).decode()
-
-
-class InvalidCursor(CaseworkError):
-    code = "malformed"
-
-    def __init__(self) -> None:
-        super().__init__("the cursor is not one this list gave out: start again without it")
-
-
-def _uncursor(cursor: str) -> tuple[datetime, UUID]:
-    try:
-        return msgspec.json.decode(base64.urlsafe_b64decode(cursor.encode()), type=_Cursor)
-    except ValueError:  # not base64, not JSON or not a position: each is a ValueError
-        raise InvalidCursor() from None
 
 
 def list_cases(
@@ -66,7 +46,7 @@ def list_cases(
         params.append(f"%{q.lower()}%")
     if cursor:
         where.append("(last_activity, case_id) < (%s, %s)")
-        params += _uncursor(cursor)
+        params += decode_cursor(cursor, _Cursor)
     query = views.sql(
         "SELECT case_id, area, team, assignee, stage, tasmatyo, grp, tracks, opened_at,"
         " last_activity, version FROM {table} WHERE " + " AND ".join(where) +
@@ -87,9 +67,8 @@ def list_cases(
         for r in rows
     ]  # fmt: skip
     last = rows[-1] if rows and more else None
-    return Page(
-        items, _cursor([last["last_activity"].isoformat(), str(last["case_id"])]) if last else None
-    )
+    position = [last["last_activity"].isoformat(), str(last["case_id"])] if last else None
+    return Page(items, encode_cursor(position) if position else None)
 
 
 def stalled_queue(

@@ -18,11 +18,15 @@ from casework.domain.permissions import (
     ROUTES,
     command_refusal,
     may_see_health,
+    missing_reason,
     route_refusal,
 )
 from tests.workflows.helpers import new_code
 
 AREA, TEAM, ASSIGNEE = "helsinki", "helsinki-it", "anna"
+CODE = new_code()
+"""The identity code of the case every request is aimed at."""
+WHY = {"reason": "laillisuusvalvonta 2026/14"}
 HANDOFF_PARTNERS = ["kela"]
 WITHHELD = {"withheld": "not_permitted"}
 
@@ -66,8 +70,8 @@ class Request(msgspec.Struct, frozen=True, kw_only=True):
     representative call can reach)."""
 
 
-def opening() -> dict[str, Any]:
-    return {"identity_code": new_code(), "area": AREA, "team": TEAM, "assignee": ASSIGNEE}
+def opening(code: str | None = None) -> dict[str, Any]:
+    return {"identity_code": code or new_code(), "area": AREA, "team": TEAM, "assignee": ASSIGNEE}
 
 
 REQUESTS: dict[str, Callable[[str], Request]] = {
@@ -78,8 +82,14 @@ REQUESTS: dict[str, Callable[[str], Request]] = {
         method="POST", path="/api/cases", body=opening(), command="open_case", allowed=(201,)
     ),
     "listCases": lambda case: Request(method="GET", path="/api/cases"),
-    "getCase": lambda case: Request(method="GET", path=f"/api/cases/{case}"),
-    "getHistory": lambda case: Request(method="GET", path=f"/api/cases/{case}/history"),
+    "lookupCase": lambda case: Request(
+        method="POST", path="/api/cases/lookup", body={"identity_code": CODE} | WHY
+    ),
+    # With a reason, which auditors and coordinators of another area must give (tested below).
+    "getCase": lambda case: Request(method="GET", path=f"/api/cases/{case}?reason=valvonta"),
+    "getHistory": lambda case: Request(
+        method="GET", path=f"/api/cases/{case}/history?reason=valvonta"
+    ),
     "runCommand": lambda case: Request(
         method="POST",
         path=f"/api/cases/{case}/commands/add_note",
@@ -92,6 +102,12 @@ REQUESTS: dict[str, Callable[[str], Request]] = {
     "partnerTasks": lambda case: Request(
         method="GET", path="/api/partners/kela/tasks", partner="kela"
     ),
+    "verifyCase": lambda case: Request(method="GET", path=f"/api/audit/cases/{case}/verify"),
+    "exportCase": lambda case: Request(
+        method="GET", path=f"/api/audit/cases/{case}/export?reason=valvonta"
+    ),
+    "accessReport": lambda case: Request(method="GET", path=f"/api/audit/access?case={case}"),
+    "getReference": lambda case: Request(method="GET", path="/api/reference"),
     "acknowledgeIntegrityBreak": lambda case: Request(
         method="POST",
         path=f"/api/admin/cases/{case}/integrity/acknowledge",
@@ -165,7 +181,7 @@ def headers(auth) -> dict[str, dict[str, str]]:
 async def case_id(http, token) -> str:
     """A case of the helsinki-it team, assigned to anna, with health data and a Kela handoff."""
     staff = token("staff", AREA, team=TEAM)
-    opened = await http.post("/api/cases", json=opening(), headers=staff)
+    opened = await http.post("/api/cases", json=opening(CODE), headers=staff)
     assert opened.status_code == 201, opened.text
     case = opened.json()["id"]
     for name, body in [
@@ -200,7 +216,7 @@ async def test_each_caller_gets_what_the_table_says(http, headers, case_id, oper
 async def test_health_fields_are_shown_exactly_to_those_the_table_names(
     http, headers, case_id, caller
 ):
-    response = await http.get(f"/api/cases/{case_id}", headers=headers[caller])
+    response = await http.get(f"/api/cases/{case_id}", params=WHY, headers=headers[caller])
     if response.status_code != 200:
         assert expected("getCase", REQUESTS["getCase"](case_id), caller) == (response.status_code,)
         return
@@ -227,6 +243,34 @@ def test_health_data_goes_to_those_who_work_on_the_case_not_to_every_staff_membe
     }
 
 
+READS_OF_A_CASE = ("getCase", "getHistory", "exportCase")
+
+
+@pytest.mark.parametrize("operation", READS_OF_A_CASE)
+@pytest.mark.parametrize("caller", [name for name in CALLERS if name not in UNAUTHENTICATED])
+async def test_a_read_of_a_case_without_the_reason_the_table_requires_is_a_422_naming_it(
+    http, headers, case_id, operation, caller
+):
+    request = REQUESTS[operation](case_id)
+    path = request.path.split("?")[0]
+    response = await http.get(path, headers=headers[caller])
+    allowed = expected(operation, request, caller)
+    if allowed != request.allowed:
+        assert response.status_code in allowed  # refused before any reason is asked for
+    elif missing_reason(actor(caller), AREA, None):
+        assert response.status_code == 422, response.text
+        assert [e["field"] for e in response.json()["errors"]] == ["reason"]
+    else:
+        assert response.status_code == 200, response.text
+
+
+def test_auditors_and_coordinators_outside_the_area_say_why_they_read_a_case():
+    asked = {name for name in CALLERS if name not in UNAUTHENTICATED
+             if missing_reason(actor(name), AREA, None)}  # fmt: skip
+    assert asked == {"auditor", "coordinator of another area"}
+    assert missing_reason(actor("auditor"), AREA, "valvonta") is None
+
+
 # A few cells written out, so the table itself is held to DOMAIN.md, not only its enforcement.
 SPELLED_OUT = {
     ("getCase", "kela (the case's handoff)"): 404,  # partners work through their own routes
@@ -242,6 +286,13 @@ SPELLED_OUT = {
     ("partnerTasks", "staff of the case's team"): 403,
     ("indicators", "staff of the case's team"): 403,
     ("acknowledgeIntegrityBreak", "coordinator of all areas"): 403,
+    ("exportCase", "admin"): 403,  # an export holds health data, which admins do not see
+    ("exportCase", "kela (the case's handoff)"): 404,
+    ("verifyCase", "admin"): 200,
+    ("accessReport", "coordinator of all areas"): 403,
+    ("lookupCase", "auditor"): 403,
+    ("lookupCase", "kela (the case's handoff)"): 403,
+    ("getReference", "ilmarinen"): 200,
 }
 
 

@@ -15,13 +15,23 @@ from litestar.params import FromPath, QueryParameter
 from temporalio.service import RPCError, RPCStatusCode
 
 from casework.api.bodies import decode_body
-from casework.api.deps import ActorDep, NameFilter, NamePath, Services, ServicesDep, request_id
+from casework.api.deps import (
+    ActorDep,
+    Cursor,
+    Limit,
+    NameFilter,
+    NamePath,
+    ReadReason,
+    Services,
+    ServicesDep,
+    request_id,
+)
 from casework.api.integrity import integrity_field, integrity_headers
+from casework.api.reads import check_moments, record_read, require_reason
 from casework.application import CommandResult, case_scope, open_case_scope
-from casework.audit import history
+from casework.audit import HistoryItem, HistoryPage, history
 from casework.domain import commands as c
 from casework.domain import events, limits
-from casework.domain.case import ClientCase
 from casework.domain.errors import (
     CaseworkError,
     IllegalStep,
@@ -30,14 +40,18 @@ from casework.domain.errors import (
     ValidationFailed,
 )
 from casework.domain.permissions import HEALTH_EVENTS, HEALTH_FIELDS, may_see_health, sees_health_of
-from casework.domain.rules import next_steps
-from projections.queries import MAX_LIMIT, list_cases
+from casework.domain.rules import next_steps, suggest_partner
+from casework.domain.state import CaseState
+from casework.paging import MAX_LIMIT, decode_cursor, encode_cursor
+from projections.queries import list_cases
 from workflows.client import Refused
 from workflows.messages import Caller, CommandOutcome
 
 WITHHELD = {"withheld": "not_permitted"}
 MAX_KEY = 200
 MAX_VERSION = 10**9  # far beyond any case: a larger number is refused, never sent to PostgreSQL
+KNOWN_AT = "The case as recorded by then: what the office knew at that moment."
+EFFECTIVE_AT = "Only the facts in effect at that moment (as known now, or at known_at)."
 
 
 def _idempotency_key(request: Request) -> str | None:
@@ -59,10 +73,10 @@ def _if_match(request: Request) -> int | None:
     return int(text)
 
 
-def case_document(case: ClientCase, actor: c.Actor, steps: list[str]) -> dict[str, Any]:
-    state = case.state
-    doc: dict[str, Any] = {"id": str(case.id)} | msgspec.to_builtins(state)
+def case_document(state: CaseState, actor: c.Actor, steps: list[str]) -> dict[str, Any]:
+    doc: dict[str, Any] = {"id": state.case_id} | msgspec.to_builtins(state)
     doc |= {"stage": state.stage, "group": state.group, "f05": state.f05, "next_steps": steps}
+    doc["suggested_partner"] = msgspec.to_builtins(suggest_partner(state))
     if not sees_health_of(actor, state):
         doc |= dict.fromkeys(HEALTH_FIELDS, WITHHELD)
     return doc
@@ -135,27 +149,35 @@ class CaseController(Controller):
         services: ServicesDep,
         actor: ActorDep,
         version: Annotated[int | None, QueryParameter(ge=1, le=MAX_VERSION)] = None,
-        as_of: Annotated[datetime | None, QueryParameter()] = None,
+        known_at: Annotated[datetime | None, QueryParameter(description=KNOWN_AT)] = None,
+        as_of: Annotated[datetime | None, QueryParameter(description="known_at's alias")] = None,
+        effective_at: Annotated[datetime | None, QueryParameter(description=EFFECTIVE_AT)] = None,
+        reason: ReadReason = None,
     ) -> Response[dict[str, Any]]:
-        if as_of is not None and (message := limits.moment_error(as_of)):
-            raise ValidationFailed.field("as_of", message)
+        check_moments(known_at=known_at, as_of=as_of, effective_at=effective_at)
+        if as_of is not None and known_at is not None:
+            raise ValidationFailed.field("as_of", "as_of is another name for known_at: give one")
+        known_at = known_at or as_of
+        past = known_at is not None or effective_at is not None
+        if past and version is not None:
+            raise ValidationFailed.field("version", "give a version or a moment, not both")
 
-        def read() -> ClientCase:
-            if as_of is not None:
-                return services.app.case_at(case_id, as_of)
-            return services.app.get_case(case_id, version=version)
+        def read() -> tuple[CaseState, int]:
+            if past:
+                return services.app.case_at(case_id, known_at, effective_at)
+            case = services.app.get_case(case_id, version=version)
+            return case.state, case.version
 
-        case = await to_thread.run_sync(read)
+        state, known = await to_thread.run_sync(read)
+        require_reason(actor, state.area, reason)
         # The whole chain, on every read: a few milliseconds at 500 events (README).
         integrity = await to_thread.run_sync(services.app.integrity.verify, case_id)
         ctx = services.app.context(actor)
-        steps = next_steps(case.state, ctx) if version is None and as_of is None else []
-        doc = case_document(case, actor, steps) | {"integrity": integrity_field(integrity)}
-        if sees_health_of(actor, case.state):
-            await to_thread.run_sync(
-                services.app.access.record, actor, [case_id], "health", "getCase"
-            )
-        headers = {"ETag": f'"{case.version}"'} | integrity_headers(integrity)
+        steps = next_steps(state, ctx) if version is None and not past else []
+        doc = case_document(state, actor, steps) | {"integrity": integrity_field(integrity)}
+        health = sees_health_of(actor, state)
+        await record_read(services, actor, case_id, "getCase", reason, health)
+        headers = {"ETag": f'"{known}"'} | integrity_headers(integrity)
         return Response(doc, headers=headers)
 
     @post(
@@ -199,30 +221,32 @@ class CaseController(Controller):
             raise UnknownCase(case_id) from None
         return _command_response(outcome)
 
-    @get("/{case_id:uuid}/history", operation_id="getHistory", summary="Every event of a case")
+    @get(
+        "/{case_id:uuid}/history",
+        operation_id="getHistory",
+        summary="The events of a case, oldest first (keyset-paged)",
+    )
     async def get_history(
         self,
         case_id: FromPath[UUID],
         services: ServicesDep,
         actor: ActorDep,
-    ) -> dict[str, Any]:
-        items = await to_thread.run_sync(history, services.app, case_id)
-        allowed = sees_health_of(actor, services.app.get_case(case_id).state)
-        out = []
-        for item in items:
-            doc = msgspec.to_builtins(item)
-            if not allowed:
-                doc["data"] = {
-                    k: WITHHELD if _protected(item.type, k) else v for k, v in doc["data"].items()
-                }
-                if doc["reason"] is not None:
-                    doc["reason"] = WITHHELD
-            out.append(doc)
-        if allowed and any(item.type in HEALTH_EVENTS for item in items):
-            await to_thread.run_sync(
-                services.app.access.record, actor, [case_id], "health", "getHistory"
-            )
-        return {"items": out, "next": None}
+        limit: Limit = 50,
+        cursor: Cursor = None,
+        reason: ReadReason = None,
+    ) -> HistoryPage:
+        after = decode_cursor(cursor, tuple[int])[0] if cursor else 0
+        state = (await to_thread.run_sync(services.app.get_case, case_id)).state
+        require_reason(actor, state.area, reason)
+        items = await to_thread.run_sync(history, services.app, case_id, after, limit + 1)
+        page = items[:limit]
+        allowed = sees_health_of(actor, state)
+        if not allowed:
+            page = [_withheld(item) for item in page]
+        health = allowed and any(item.type in HEALTH_EVENTS for item in page)
+        await record_read(services, actor, case_id, "getHistory", reason, health)
+        more = len(items) > limit
+        return HistoryPage(page, encode_cursor([page[-1].version]) if more else None)
 
 
 @contextlib.asynccontextmanager
@@ -245,6 +269,13 @@ async def _claimed(
 
 def _protected(event_type: str, field: str) -> bool:
     return field in getattr(getattr(events, event_type, None), "protected", ())
+
+
+def _withheld(item: HistoryItem) -> HistoryItem:
+    """The item without its protected fields, for a reader who may not see them."""
+    data = {k: WITHHELD if _protected(item.type, k) else v for k, v in item.data.items()}
+    reason = WITHHELD if item.reason is not None else None
+    return msgspec.structs.replace(item, data=data, reason=reason)
 
 
 def _events_since(services: Services, case_id: UUID, version: int) -> list[dict[str, Any]]:

@@ -11,8 +11,8 @@ from litestar import Controller, get
 from litestar.params import QueryParameter
 
 from casework.api.deps import ActorDep, NameFilter, NamePath, Services, ServicesDep
+from casework.paging import MAX_LIMIT
 from projections.queries import (
-    MAX_LIMIT,
     employers_for_matching,
     faulted_journeys,
     partner_inbox,
