@@ -62,7 +62,8 @@ class AuditController(Controller):
         services: ServicesDep,
         case: Annotated[UUID | None, QueryParameter(description="reads of this case")] = None,
         reader: Annotated[
-            str | None, QueryParameter(name="actor", max_length=200, description="by this id")
+            str | None,
+            QueryParameter(name="actor", min_length=1, max_length=200, description="by this id"),
         ] = None,
         start: Annotated[datetime | None, QueryParameter(name="from")] = None,
         end: Annotated[datetime | None, QueryParameter(name="to", description="exclusive")] = None,

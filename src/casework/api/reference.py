@@ -12,6 +12,7 @@ from typing import Any, get_args
 import msgspec
 import msgspec.inspect as mi
 from litestar import Request, Response, get
+from litestar.openapi import ResponseSpec
 
 from casework.domain import commands as c
 from casework.domain.reference import Area, Partner, Step, WaitingOn, reference
@@ -102,6 +103,7 @@ def _holds(if_none_match: str | None, etag: str) -> bool:
     operation_id="getReference",
     summary="Areas, teams, sectors, partners, steps and every command's vocabularies",
     tags=["reference"],
+    responses={304: ResponseSpec(None, description="Not modified: the If-None-Match ETag holds")},
 )
 async def get_reference(request: Request[Any, Any, Any]) -> Response[ReferenceData | None]:
     data, etag = reference_data()
