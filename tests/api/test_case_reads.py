@@ -142,3 +142,15 @@ async def test_the_case_suggests_a_partner_from_its_work_history_and_says_why(ht
         "partner": "keva",
         "reason": "9 years of work history, last insured in the public sector: Keva",
     }
+
+
+async def test_who_sees_health_data_in_a_past_view_is_judged_on_the_case_now(http, token):
+    case_id = await open_case(http, token)
+    diagnosis = {"icd_chapter": "F", "b_statement_on": "2026-09-01"}
+    assert (await run(http, token(), case_id, "record_diagnosis", diagnosis)).status_code == 200
+    moved = {"assignee": "ben", "team": "helsinki-sote"}
+    assert (await run(http, token(), case_id, "reassign", moved)).status_code == 200
+    former_team = await read(http, token(), case_id, version=2)
+    assert former_team["group"] == {"withheld": "not_permitted"}
+    new_team = await read(http, token(team="helsinki-sote"), case_id, version=2)
+    assert (new_team["group"], new_team["team"]) == ("A", "helsinki-it")

@@ -73,11 +73,12 @@ def _if_match(request: Request) -> int | None:
     return int(text)
 
 
-def case_document(state: CaseState, actor: c.Actor, steps: list[str]) -> dict[str, Any]:
+def case_document(state: CaseState, steps: list[str], health: bool) -> dict[str, Any]:
+    """The case as the API shows it; its health fields withheld unless `health`."""
     doc: dict[str, Any] = {"id": state.case_id} | msgspec.to_builtins(state)
     doc |= {"stage": state.stage, "group": state.group, "f05": state.f05, "next_steps": steps}
     doc["suggested_partner"] = msgspec.to_builtins(suggest_partner(state))
-    if not sees_health_of(actor, state):
+    if not health:
         doc |= dict.fromkeys(HEALTH_FIELDS, WITHHELD)
     return doc
 
@@ -162,20 +163,22 @@ class CaseController(Controller):
         if past and version is not None:
             raise ValidationFailed.field("version", "give a version or a moment, not both")
 
-        def read() -> tuple[CaseState, int]:
+        def read() -> tuple[CaseState, int, CaseState]:
+            # Who works on the case, and so sees its health data, is judged on the case now.
+            now = services.app.get_case(case_id)
             if past:
-                return services.app.case_at(case_id, known_at, effective_at)
-            case = services.app.get_case(case_id, version=version)
-            return case.state, case.version
+                return (*services.app.case_at(case_id, known_at, effective_at), now.state)
+            then = now if version is None else services.app.get_case(case_id, version=version)
+            return then.state, then.version, now.state
 
-        state, known = await to_thread.run_sync(read)
-        require_reason(actor, state.area, reason)
+        state, known, now = await to_thread.run_sync(read)
+        require_reason(actor, now.area, reason)
         # The whole chain, on every read: a few milliseconds at 500 events (README).
         integrity = await to_thread.run_sync(services.app.integrity.verify, case_id)
         ctx = services.app.context(actor)
         steps = next_steps(state, ctx) if version is None and not past else []
-        doc = case_document(state, actor, steps) | {"integrity": integrity_field(integrity)}
-        health = sees_health_of(actor, state)
+        health = sees_health_of(actor, now)
+        doc = case_document(state, steps, health) | {"integrity": integrity_field(integrity)}
         await record_read(services, actor, case_id, "getCase", reason, health)
         headers = {"ETag": f'"{known}"'} | integrity_headers(integrity)
         return Response(doc, headers=headers)
