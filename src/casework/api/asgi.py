@@ -16,15 +16,18 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.static_files import create_static_files_router
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from casework.api.audit import AuditController
 from casework.api.cases import CaseController
 from casework.api.coordination import CoordinationController
 from casework.api.deps import Services, authorise, provide_actor
 from casework.api.indicators import IndicatorController
 from casework.api.integrity import IntegrityController
+from casework.api.lookup import lookup_case
 from casework.api.operations import health, metrics, ready
 from casework.api.partners import PartnerController
 from casework.api.problems import EXCEPTION_HANDLERS
 from casework.api.queues import EmployerController, QueueController
+from casework.api.reference import get_reference
 from casework.domain.errors import FieldError, ValidationFailed
 from casework.domain.limits import printable_name, text_error
 
@@ -93,6 +96,9 @@ def create_app(services: Services) -> Litestar:
             EmployerController,
             IndicatorController,
             IntegrityController,
+            AuditController,
+            lookup_case,
+            get_reference,
             health,
             ready,
             metrics,

@@ -20,29 +20,42 @@ from casework.api.commanding import (
     idempotency_key,
     run_command,
 )
-from casework.api.deps import ActorDep, Cursor, NameFilter, NamePath, ServicesDep
+from casework.api.deps import (
+    ActorDep,
+    Cursor,
+    Limit,
+    NameFilter,
+    NamePath,
+    ReadReason,
+    ServicesDep,
+)
 from casework.api.integrity import integrity_field, integrity_headers
+from casework.api.reads import check_moments, record_read, require_reason
 from casework.application import open_case_scope
-from casework.audit import history
+from casework.audit import HistoryItem, HistoryPage, history
 from casework.domain import commands as c
-from casework.domain import events, limits
-from casework.domain.case import ClientCase
+from casework.domain import events
 from casework.domain.errors import (
     UnknownCommand,
     ValidationFailed,
 )
 from casework.domain.permissions import HEALTH_EVENTS, HEALTH_FIELDS, may_see_health, sees_health_of
-from casework.domain.rules import next_steps
-from projections.queries import MAX_LIMIT, list_cases
+from casework.domain.rules import next_steps, suggest_partner
+from casework.domain.state import CaseState
+from casework.paging import MAX_LIMIT, decode_cursor, encode_cursor
+from projections.queries import list_cases
 
 WITHHELD = {"withheld": "not_permitted"}
+KNOWN_AT = "The case as recorded by then: what the office knew at that moment."
+EFFECTIVE_AT = "Only the facts in effect at that moment (as known now, or at known_at)."
 
 
-def case_document(case: ClientCase, actor: c.Actor, steps: list[str]) -> dict[str, Any]:
-    state = case.state
-    doc: dict[str, Any] = {"id": str(case.id)} | msgspec.to_builtins(state)
+def case_document(state: CaseState, steps: list[str], health: bool) -> dict[str, Any]:
+    """The case as the API shows it; its health fields withheld unless `health`."""
+    doc: dict[str, Any] = {"id": state.case_id} | msgspec.to_builtins(state)
     doc |= {"stage": state.stage, "group": state.group, "f05": state.f05, "next_steps": steps}
-    if not sees_health_of(actor, state):
+    doc["suggested_partner"] = msgspec.to_builtins(suggest_partner(state))
+    if not health:
         doc |= dict.fromkeys(HEALTH_FIELDS, WITHHELD)
     return doc
 
@@ -100,27 +113,37 @@ class CaseController(Controller):
         services: ServicesDep,
         actor: ActorDep,
         version: Annotated[int | None, QueryParameter(ge=1, le=MAX_VERSION)] = None,
-        as_of: Annotated[datetime | None, QueryParameter()] = None,
+        known_at: Annotated[datetime | None, QueryParameter(description=KNOWN_AT)] = None,
+        as_of: Annotated[datetime | None, QueryParameter(description="known_at's alias")] = None,
+        effective_at: Annotated[datetime | None, QueryParameter(description=EFFECTIVE_AT)] = None,
+        reason: ReadReason = None,
     ) -> Response[dict[str, Any]]:
-        if as_of is not None and (message := limits.moment_error(as_of)):
-            raise ValidationFailed.field("as_of", message)
+        check_moments(known_at=known_at, as_of=as_of, effective_at=effective_at)
+        if as_of is not None and known_at is not None:
+            raise ValidationFailed.field("as_of", "as_of is another name for known_at: give one")
+        known_at = known_at or as_of
+        past = known_at is not None or effective_at is not None
+        if past and version is not None:
+            raise ValidationFailed.field("version", "give a version or a moment, not both")
 
-        def read() -> ClientCase:
-            if as_of is not None:
-                return services.app.case_at(case_id, as_of)
-            return services.app.get_case(case_id, version=version)
+        def read() -> tuple[CaseState, int, CaseState]:
+            # Who works on the case, and so sees its health data, is judged on the case now.
+            now = services.app.get_case(case_id)
+            if past:
+                return (*services.app.case_at(case_id, known_at, effective_at), now.state)
+            then = now if version is None else services.app.get_case(case_id, version=version)
+            return then.state, then.version, now.state
 
-        case = await to_thread.run_sync(read)
+        state, known, now = await to_thread.run_sync(read)
+        require_reason(actor, now.area, reason)
         # The whole chain, on every read: a few milliseconds at 500 events (README).
         integrity = await to_thread.run_sync(services.app.integrity.verify, case_id)
         ctx = services.app.context(actor)
-        steps = next_steps(case.state, ctx) if version is None and as_of is None else []
-        doc = case_document(case, actor, steps) | {"integrity": integrity_field(integrity)}
-        if sees_health_of(actor, case.state):
-            await to_thread.run_sync(
-                services.app.access.record, actor, [case_id], "health", "getCase"
-            )
-        headers = {"ETag": f'"{case.version}"'} | integrity_headers(integrity)
+        steps = next_steps(state, ctx) if version is None and not past else []
+        health = sees_health_of(actor, now)
+        doc = case_document(state, steps, health) | {"integrity": integrity_field(integrity)}
+        await record_read(services, actor, case_id, "getCase", reason, health)
+        headers = {"ETag": f'"{known}"'} | integrity_headers(integrity)
         return Response(doc, headers=headers)
 
     @post(
@@ -143,31 +166,40 @@ class CaseController(Controller):
         cmd = decode_body(cls, await request.body())
         return command_response(await run_command(request, services, actor, case_id, cmd))
 
-    @get("/{case_id:uuid}/history", operation_id="getHistory", summary="Every event of a case")
+    @get(
+        "/{case_id:uuid}/history",
+        operation_id="getHistory",
+        summary="The events of a case, oldest first (keyset-paged)",
+    )
     async def get_history(
         self,
         case_id: FromPath[UUID],
         services: ServicesDep,
         actor: ActorDep,
-    ) -> dict[str, Any]:
-        items = await to_thread.run_sync(history, services.app, case_id)
-        allowed = sees_health_of(actor, services.app.get_case(case_id).state)
-        out = []
-        for item in items:
-            doc = msgspec.to_builtins(item)
-            if not allowed:
-                doc["data"] = {
-                    k: WITHHELD if _protected(item.type, k) else v for k, v in doc["data"].items()
-                }
-                if doc["reason"] is not None:
-                    doc["reason"] = WITHHELD
-            out.append(doc)
-        if allowed and any(item.type in HEALTH_EVENTS for item in items):
-            await to_thread.run_sync(
-                services.app.access.record, actor, [case_id], "health", "getHistory"
-            )
-        return {"items": out, "next": None}
+        limit: Limit = 50,
+        cursor: Cursor = None,
+        reason: ReadReason = None,
+    ) -> HistoryPage:
+        after = decode_cursor(cursor, tuple[int])[0] if cursor else 0
+        state = (await to_thread.run_sync(services.app.get_case, case_id)).state
+        require_reason(actor, state.area, reason)
+        items = await to_thread.run_sync(history, services.app, case_id, after, limit + 1)
+        page = items[:limit]
+        allowed = sees_health_of(actor, state)
+        if not allowed:
+            page = [_withheld(item) for item in page]
+        health = allowed and any(item.type in HEALTH_EVENTS for item in page)
+        await record_read(services, actor, case_id, "getHistory", reason, health)
+        more = len(items) > limit
+        return HistoryPage(page, encode_cursor([page[-1].version]) if more else None)
 
 
 def _protected(event_type: str, field: str) -> bool:
     return field in getattr(getattr(events, event_type, None), "protected", ())
+
+
+def _withheld(item: HistoryItem) -> HistoryItem:
+    """The item without its protected fields, for a reader who may not see them."""
+    data = {k: WITHHELD if _protected(item.type, k) else v for k, v in item.data.items()}
+    reason = WITHHELD if item.reason is not None else None
+    return msgspec.structs.replace(item, data=data, reason=reason)

@@ -120,6 +120,5 @@ async def claimed(
 def _events_since(services: Services, case_id: UUID, version: int) -> list[dict[str, Any]]:
     return [
         {"version": item.version, "type": item.type}
-        for item in history(services.app, case_id)
-        if item.version > version
+        for item in history(services.app, case_id, after=version)
     ]

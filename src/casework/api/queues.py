@@ -12,8 +12,8 @@ from litestar import Controller, get
 from litestar.params import QueryParameter
 
 from casework.api.deps import ActorDep, Cursor, NameFilter, Services, ServicesDep
+from casework.paging import MAX_LIMIT
 from projections.queries import (
-    MAX_LIMIT,
     employers_for_matching,
     faulted_journeys,
     stalled_queue,
