@@ -478,12 +478,22 @@ class Journey(RuleBasedStateMachine):
         )
         assert type(new[0]) is EVENT_OF[name]
         assert all(type(ev) is e.StallCleared for ev in new[1:])
+        at = cmd.effective_at or self.now
+        stalled_at = {(s.step, s.item): s.stalled_at for s in before.stalls}
         for ev in new:
             assert ev.timestamp == self.now
             assert ev.meta.actor_id == actor.id
             assert ev.meta.actor_role == actor.role
             assert ev.meta.correlation_id == ctx.correlation_id
-            assert ev.meta.effective_at == (cmd.effective_at or self.now)
+            if isinstance(ev, e.StallCleared):  # never before the stall it clears
+                assert ev.meta.effective_at == max(at, stalled_at[(ev.step, ev.item)])
+            else:
+                assert ev.meta.effective_at == at
+        for kind in ("coaching", "referrals", "subsidies", "handoffs"):
+            earlier = {item.id: item for item in getattr(before, kind)}
+            for item in getattr(self.case.state, kind):
+                if item.id in earlier and item.status != earlier[item.id].status:
+                    assert item.since >= earlier[item.id].since, "a step precedes its step"
         stalls_before = {(s.step, s.item) for s in before.stalls}
         stalls_after = {(s.step, s.item) for s in self.case.state.stalls}
         cleared = [(ev.step, ev.item) for ev in new[1:]]

@@ -19,6 +19,14 @@ HandoffStatus = Literal[
 ]
 Stage = Literal["opened", "screened", "identified", "employed", "closed"]
 
+MAX_SICKNESS_DAYS = 300
+"""Kela pays sickness allowance for at most 300 working days; F05 are the employed who got them."""
+
+
+def reminder_key(step: str, since: datetime) -> str:
+    """The wait a partner is reminded of: a step, and since when it has waited."""
+    return f"{step}@{since.isoformat()}"
+
 
 class Coaching(msgspec.Struct):
     id: str
@@ -48,7 +56,10 @@ class Handoff(msgspec.Struct):
     since: datetime
     consent_partners: list[str]
     outcome: str | None = None
-    reminded: str | None = None  # the wait ("step@since") the partner was last reminded of
+    reminded: str | None = None  # the wait (`reminder_key`) the partner was last reminded of
+
+    def reminded_of(self, step: str, since: datetime) -> bool:
+        return self.reminded == reminder_key(step, since)
 
 
 class Stall(msgspec.Struct):
@@ -59,6 +70,8 @@ class Stall(msgspec.Struct):
     due: datetime
     policy_version: str
     escalated: bool = False
+    # When the stall took effect (its StepStalled); None in states stored before it was kept.
+    stalled_at: datetime | None = None
 
 
 class Employment(msgspec.Struct):
@@ -82,9 +95,12 @@ class CaseState(msgspec.Struct):
     tag_decided: bool = False
     tasmatyo: bool = False
     tag_basis: str | None = None
-    identified_at: datetime | None = None
+    tagged_at: datetime | None = None  # when the tag the client carries took effect
+    identified_at: datetime | None = None  # when the first tag or diagnosis recorded took effect
     diagnosed: bool = False
+    diagnosed_at: datetime | None = None  # the first diagnosis to take effect
     self_assessments: int = 0
+    self_assessed_at: datetime | None = None  # the first self-assessment to take effect
     work_history_years: int | None = None
     last_insured: str | None = None
     sickness_days_used: int | None = None
@@ -101,6 +117,11 @@ class CaseState(msgspec.Struct):
     version: int = 0
 
     @property
+    def identified(self) -> bool:
+        """In the programme's target group: tagged (Täsmätyö) or diagnosed."""
+        return self.tasmatyo or self.diagnosed
+
+    @property
     def group(self) -> Literal["A", "B"] | None:
         """Group A: B statement and diagnosis class recorded; group B: identified, neither yet."""
         if self.diagnosed:
@@ -113,14 +134,14 @@ class CaseState(msgspec.Struct):
             return "closed"
         if self.employment is not None:
             return "employed"
-        if self.tasmatyo or self.diagnosed:
+        if self.identified:
             return "identified"
         return "screened" if self.screened else "opened"
 
     @property
     def f05(self) -> bool:
-        """Employed and has received the maximum 300 days of sickness allowance."""
-        return self.employment is not None and self.sickness_days_used == 300
+        """Employed and has received the maximum days of sickness allowance."""
+        return self.employment is not None and self.sickness_days_used == MAX_SICKNESS_DAYS
 
     def coaching_item(self, item_id: str) -> Coaching | None:
         return next((c for c in self.coaching if c.id == item_id), None)
