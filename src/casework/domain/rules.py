@@ -422,8 +422,9 @@ def _moment(moment: datetime | date, other: datetime | date) -> str:
 
 
 COACHING_SINCE = {"referred": "it was referred on {}", "started": "it started on {}"}
+# Formatted with the partner's name first, then with the moment.
 HANDOFF_SINCE = {
-    "requested": "it was requested on {}",
+    "requested": "it was requested on {{}}",
     "acknowledged": "it has waited for {}'s decision since {{}}",
     "info_requested": "{} asked for more information on {{}}",
     "accepted": "{} accepted it on {{}}",
@@ -493,7 +494,7 @@ def _employment_time(state: CaseState, cmd: c.StartEmployment, at: datetime) -> 
 def _follow_up_time(state: CaseState, cmd: c.RecordFollowUp, at: datetime) -> None:
     assert state.employment is not None
     refused = f"the {cmd.month}-month follow-up cannot be recorded"
-    _not_before(refused, at, "employment started on {}", state.employment.starts_on)
+    _not_before(refused, at, "the employment starts on {}", state.employment.starts_on)
 
 
 def _close_time(state: CaseState, cmd: c.CloseCase, at: datetime) -> None:
