@@ -223,13 +223,17 @@ def test_a_step_may_take_effect_at_the_moment_its_precedent_did(steps, cmd, ctx,
     assert case.version == len(steps) + 2
 
 
-def test_a_fact_back_dated_before_a_stall_clears_it_when_the_stall_took_effect():
-    case = journey()
+def stalled_on_screening() -> ClientCase:
+    """A case whose screening the journey flagged as stalled on its deadline, 15 February."""
     stalled = c.FlagStall(
         step="screening", since=day(1), due=day(15), policy_version="2026-01",
         effective_at=day(15),
     )  # fmt: skip
-    case.execute(stalled, SYSTEM)
+    return journey((stalled, SYSTEM))
+
+
+def test_a_fact_back_dated_before_a_stall_clears_it_when_the_stall_took_effect():
+    case = stalled_on_screening()
     case.execute(on(5, c.RecordScreening(answers={"q1": "ei"}, concern=False)), STAFF)
     screened, cleared = case.collect_events()[-2:]
     assert (type(screened), screened.meta.effective_at) == (e.ScreeningRecorded, day(5))
@@ -238,12 +242,7 @@ def test_a_fact_back_dated_before_a_stall_clears_it_when_the_stall_took_effect()
 
 
 def test_a_fact_after_a_stall_clears_it_when_the_fact_took_effect():
-    case = journey()
-    stalled = c.FlagStall(
-        step="screening", since=day(1), due=day(15), policy_version="2026-01",
-        effective_at=day(15),
-    )  # fmt: skip
-    case.execute(stalled, SYSTEM)
+    case = stalled_on_screening()
     case.execute(on(20, c.RecordScreening(answers={"q1": "ei"}, concern=False)), STAFF)
     cleared = case.collect_events()[-1]
     assert (type(cleared), cleared.meta.effective_at) == (e.StallCleared, day(20))
