@@ -10,7 +10,6 @@ and an inbox row points at the sealed event holding the handoff's payload instea
 from __future__ import annotations
 
 import re
-from types import SimpleNamespace
 from typing import Any
 
 import msgspec
@@ -27,6 +26,7 @@ from projections.view import View, topics_of
 
 class CaseViews(View):
     name = "cases"
+    version = 2  # v2: the state keeps when tags, diagnoses, self-assessments and stalls took effect
     topics = topics_of(e.CaseOpened, e.CaseEvent)
     ddl = (
         """CREATE TABLE IF NOT EXISTS {table} (
@@ -93,19 +93,7 @@ class CaseViews(View):
         applied: dict[str, int] = {}
         handoffs = _Handoffs()
         for event in events:
-            if isinstance(event, e.CaseOpened):
-                shell = SimpleNamespace()
-                event.apply(shell)
-                state: CaseState = shell.state
-            else:
-                state = states[str(event.originator_id)]
-                event.evolve(state)
-                state.version = event.originator_version
-                if event.is_activity:
-                    last = state.last_event_at
-                    state.last_event_at = (
-                        max(last, event.effective_at) if last else event.effective_at
-                    )
+            state = e.fold(states.get(str(event.originator_id)), event)
             state.sickness_days_used = None  # health data: the list has no need of it
             states[state.case_id] = state
             applied[state.case_id] = applied.get(state.case_id, 0) + 1

@@ -369,7 +369,7 @@ def likely_moves(state: CaseState) -> list[tuple[c.Command, c.Actor]]:
         moves.append((c.RecordScreening(answers={"q1": "kyllä"}, concern=True), STAFF))
     if not state.diagnosed:
         moves.append((c.RecordDiagnosis(icd_chapter="M", b_statement_on=date(2026, 2, 1)), STAFF))
-    if state.tasmatyo or state.diagnosed:
+    if state.identified:
         moves.append((c.ReferToCoaching(), STAFF))
         moves.append((c.ProposeMatch(employer_id=EMPLOYERS[1], sector=SECTORS[0]), STAFF))
     consent = c.Consent(given_on=state.opened_at.date(), partners=PARTNERS, shares=["work_history"])
@@ -540,7 +540,10 @@ class Journey(RuleBasedStateMachine):
                 ), "employment with pay subsidy needs a granted pay subsidy"
             assert set(state.employment.follow_ups) <= {"3", "6"}
         assert (state.tag_basis is not None) == state.tasmatyo
-        if state.tasmatyo or state.diagnosed:
+        assert (state.tagged_at is not None) == state.tasmatyo
+        assert (state.diagnosed_at is not None) == state.diagnosed
+        assert (state.self_assessed_at is not None) == (state.self_assessments > 0)
+        if state.identified:
             assert state.identified_at is not None
         assert state.sickness_days_used is None or 0 <= state.sickness_days_used <= 300
         assert state.f05 == (state.employment is not None and state.sickness_days_used == 300)

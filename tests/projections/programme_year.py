@@ -207,7 +207,7 @@ class ProgrammeYear:
             )
 
         def identified() -> bool:
-            return self.state(case_id).tasmatyo or self.state(case_id).diagnosed
+            return self.state(case_id).identified
 
         tracks = ["coaching", "referrals", "subsidies", "handoff", "sickness"]
         rng.shuffle(tracks)

@@ -23,6 +23,11 @@ MAX_SICKNESS_DAYS = 300
 """Kela pays sickness allowance for at most 300 working days; F05 are the employed who got them."""
 
 
+def identified(tagged: bool, diagnosed: bool) -> bool:
+    """In the programme's target group: tagged (Täsmätyö) or diagnosed."""
+    return tagged or diagnosed
+
+
 def reminder_key(step: str, since: datetime) -> str:
     """The wait a partner is reminded of: a step, and since when it has waited."""
     return f"{step}@{since.isoformat()}"
@@ -118,8 +123,7 @@ class CaseState(msgspec.Struct):
 
     @property
     def identified(self) -> bool:
-        """In the programme's target group: tagged (Täsmätyö) or diagnosed."""
-        return self.tasmatyo or self.diagnosed
+        return identified(self.tasmatyo, self.diagnosed)
 
     @property
     def group(self) -> Literal["A", "B"] | None:
