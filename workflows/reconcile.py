@@ -16,7 +16,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from casework.application import CaseworkApp
 from workflows.client import Journeys
 from workflows.journey import JourneyWorkflow
-from workflows.messages import JourneyInput, journey_id
+from workflows.messages import JourneyInput, JourneyState, journey_id
 
 RUNNING_JOURNEYS = "WorkflowType = 'JourneyWorkflow' AND ExecutionStatus = 'Running'"
 WATCH_SECONDS = 10.0
@@ -69,7 +69,7 @@ async def reconcile(
         state = app.get_case(case_id).state
         await client.start_workflow(
             JourneyWorkflow.run,
-            JourneyInput(case_id, journeys.policy, state),
+            JourneyInput(JourneyState(case_id, journeys.policy, state)),
             id=workflow_id,
             task_queue=journeys.task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
