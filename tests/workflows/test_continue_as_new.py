@@ -15,13 +15,12 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.testing import TimeSkippingConfig, WorkflowEnvironment
 
 from casework.domain.policy import shipped_policy
-from tests.workflows.helpers import STAFF, eventually, opening, partner, started
+from tests.workflows.helpers import STAFF, eventually, handed_over, partner
 from workflows.client import Journeys
 from workflows.converter import data_converter
 from workflows.devserver import temporal_binary
-from workflows.handoff import HandoffWorkflow
 from workflows.journey import JourneyWorkflow
-from workflows.messages import handoff_workflow_id, journey_id
+from workflows.messages import journey_id
 from workflows.worker import build_worker
 
 SUGGEST_AFTER_EVENTS = 40
@@ -52,20 +51,7 @@ async def journeys(impatient, app) -> AsyncIterator[Journeys]:
 
 async def test_a_handoff_finished_after_continue_as_new_reaches_the_journey(journeys, impatient):
     client, kela = impatient.client, partner("kela")
-    case_id = (await journeys.open_case(opening(), STAFF)).case_id
-    for name, body in [
-        ("record_screening", {"answers": {"q": "a"}, "concern": True}),
-        ("add_tasmatyo_tag", {"basis": "screening"}),
-        ("request_handoff", {
-            "partner": "kela", "consent": {"given_on": "2026-11-01", "partners": ["kela"]},
-        }),
-    ]:  # fmt: skip
-        outcome = await journeys.run(case_id, name, body, STAFF)
-    handoff_id = outcome.state.handoffs[0].id
-    child = client.get_workflow_handle_for(
-        HandoffWorkflow.run, handoff_workflow_id(case_id, handoff_id)
-    )
-    await started(child)
+    case_id, handoff_id, child = await handed_over(journeys, "kela")
     on_handoff = {"handoff_id": handoff_id}
     await journeys.run(case_id, "acknowledge_handoff", on_handoff, kela)
 
