@@ -29,8 +29,8 @@ from projections.view import View, topics_of
 
 class CaseViews(View):
     name = "cases"
-    # 3: the queue shows who acknowledged a stall; the inbox keeps every handoff, with its task
-    # state and waiting step
+    # 3: the state keeps when tags, diagnoses, self-assessments and stalls took effect; the
+    # queue shows who acknowledged a stall; the inbox keeps every handoff, with its task state
     version = 3
     topics = topics_of(e.CaseOpened, e.CaseEvent)
     ddl = (
@@ -107,11 +107,7 @@ class CaseViews(View):
         applied: dict[str, int] = {}
         handoffs = _Handoffs()
         for event in events:
-            if isinstance(event, e.CaseOpened):
-                state = event.initial_state()
-            else:
-                state = states[str(event.originator_id)]
-                event.fold(state)
+            state = e.fold(states.get(str(event.originator_id)), event)
             state.sickness_days_used = None  # health data: the list has no need of it
             states[state.case_id] = state
             applied[state.case_id] = applied.get(state.case_id, 0) + 1

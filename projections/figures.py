@@ -1,8 +1,9 @@
 """Reading the indicators: every figure of `projections.indicators` for a range of months.
 
 The flows are the months' totals; a stock at a month's end is the sum of its changes up to that
-month; the medians are taken from the view's handoffs and cases when read. All in one
-repeatable-read snapshot, with the log position it includes.
+month; the medians are those the view keeps, taken again from its handoffs and cases when a
+month in range has moved since. All in one repeatable-read snapshot, with the log position it
+includes.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from projections.indicators import (
     SUBSIDY_KINDS,
     TOTAL,
     IndicatorViews,
+    medians,
 )
 from projections.months import month_start, next_month
 
@@ -91,57 +93,29 @@ def label(month: date) -> str:
     return f"{month:%Y-%m}"
 
 
-def _medians_kept(
+def _medians(
     curs: Cursor[DictRow], view: IndicatorViews, params: dict[str, Any], where_area: str
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The medians the view keeps, shaped as `_medians_when_read` gives them."""
+) -> list[DictRow]:
+    """The months' medians (`indicators.medians`): as kept by the view, unless a month in range
+    changed since they were taken; then taken from the view's handoffs and cases now."""
     curs.execute(
         view.sql(
-            "SELECT kind, month, area, partner, n, median FROM {table}_medians"
-            " WHERE month BETWEEN %(first)s AND %(last)s" + where_area
+            "SELECT EXISTS (SELECT 1 FROM {table}_stale_months"
+            " WHERE month BETWEEN %(first)s AND %(last)s) AS stale"
         ),
         params,
     )
-    found: dict[str, list[dict[str, Any]]] = {"response": [], "identification": []}
-    for row in curs.fetchall():
-        found[row["kind"]].append({
-            "area": row["area"] or None, "month": label(row["month"]),
-            "partner": row["partner"] or None, "every_area": not row["area"],
-            "every_partner": not row["partner"], "n": row["n"], "median": row["median"],
-        })  # fmt: skip
-    return found["response"], found["identification"]
-
-
-def _medians_when_read(
-    curs: Cursor[DictRow], view: IndicatorViews, params: dict[str, Any], where_area: str
-) -> tuple[list[DictRow], list[DictRow]]:
-    """The medians taken from the view's handoffs and cases now."""
-    month_sql = "to_char({col} AT TIME ZONE 'Europe/Helsinki', 'YYYY-MM')"
-    curs.execute(
-        view.sql(
-            f"SELECT area, {month_sql.format(col='acknowledged_at')} AS month, partner,"
-            " GROUPING(area) AS every_area, GROUPING(partner) AS every_partner,"
-            " count(*) AS n, percentile_cont(0.5) WITHIN GROUP"
-            " (ORDER BY extract(epoch FROM acknowledged_at - requested_at)) AS median"
-            " FROM {table}_handoffs"
-            " WHERE acknowledged_at >= %(lo)s AND acknowledged_at < %(hi)s" + where_area +
-            " GROUP BY GROUPING SETS ((area, month), (month), (area, month, partner),"
-            " (month, partner))"
-        ),
-        params,
-    )  # fmt: skip
-    responses = curs.fetchall()
-    curs.execute(
-        view.sql(
-            f"SELECT area, {month_sql.format(col='identified_at')} AS month,"
-            " GROUPING(area) AS every_area, count(*) AS n, percentile_cont(0.5) WITHIN GROUP"
-            " (ORDER BY extract(epoch FROM identified_at - opened_at)) AS median"
-            " FROM {table}_cases WHERE identified_at >= %(lo)s AND identified_at < %(hi)s" +
-            where_area + " GROUP BY GROUPING SETS ((area, month), (month))"
-        ),
-        params,
-    )  # fmt: skip
-    return responses, curs.fetchall()
+    if (curs.fetchone() or {})["stale"]:
+        curs.execute(view.sql(medians(where_area)), params)
+    else:
+        curs.execute(
+            view.sql(
+                "SELECT kind, month, area, partner, n, median FROM {table}_medians"
+                " WHERE month BETWEEN %(first)s AND %(last)s" + where_area
+            ),
+            params,
+        )
+    return curs.fetchall()
 
 
 def median_days(seconds: float | None) -> float | None:
@@ -173,8 +147,8 @@ def compute(view: IndicatorViews, first: date, last: date, area: str | None = No
     counts: dict[tuple[str, str], defaultdict[str, int]] = {
         (a, m): defaultdict(int) for a in areas for m in labels
     }
-    # A median is not a sum of medians: the queries give the total rows of its own (area NULL).
-    medians: dict[tuple[str, str], dict[str, float | None]] = defaultdict(dict)
+    # A median is not a sum of medians: the queries give the total rows of its own (area '').
+    median_values: dict[tuple[str, str], dict[str, float | None]] = defaultdict(dict)
     params: dict[str, Any] = {
         "lo": month_start(months[0]),
         "hi": month_start(next_month(months[-1])),
@@ -186,14 +160,10 @@ def compute(view: IndicatorViews, first: date, last: date, area: str | None = No
     def where_area(column: str = "area") -> str:
         return f" AND {column} = %(area)s" if area else ""
 
-    def add(row: DictRow, name: str, value: int) -> None:
+    def add(row: dict[str, Any], name: str, value: int) -> None:
         for where in (row["area"], TOTAL):
             if (where, row["month"]) in counts:
                 counts[(where, row["month"])][name] += value
-
-    def median(row: DictRow, name: str) -> None:
-        where = TOTAL if row["every_area"] and not area else row["area"] or area
-        medians[(where, row["month"])][name] = median_days(row["median"])
 
     with view.datastore.transaction(commit=False) as curs:
         # One snapshot for every query, and the position it includes.
@@ -225,32 +195,20 @@ def compute(view: IndicatorViews, first: date, last: date, area: str | None = No
                 stocks[(change["area"], change["name"])] += change["value"]
             for (where, name), value in stocks.items():
                 add({"area": where, "month": label(month)}, name, value)
-        # Medians: from request to acknowledgement, and from opening to identification. As kept
-        # by the view, unless a month in range changed since they were taken.
-        curs.execute(
-            view.sql(
-                "SELECT EXISTS (SELECT 1 FROM {table}_stale_months"
-                " WHERE month BETWEEN %(first)s AND %(last)s) AS stale"
-            ),
-            params,
-        )
-        stale = (curs.fetchone() or {})["stale"]
-        responses, identifications = (
-            _medians_when_read(curs, view, params, where_area())
-            if stale
-            else _medians_kept(curs, view, params, where_area())
-        )
-        for row in responses:
-            if not row["every_partner"]:
-                median(row, f"partner_response_median_days_{row['partner']}")
+        # Medians: from request to acknowledgement, and from opening to identification. A row
+        # of every area ('') is the total (or the one area asked for); the count of each
+        # area's responses is that of its row of every partner.
+        for row in _medians(curs, view, params, where_area()):
+            month = label(row["month"])
+            if row["kind"] == "identification":
+                name, counted = "identification_median_days", "identifications"
+            elif row["partner"]:
+                name, counted = f"partner_response_median_days_{row['partner']}", None
             else:
-                median(row, "partner_response_median_days")
-                if not row["every_area"]:
-                    add(row, "partner_responses", row["n"])
-        for row in identifications:
-            median(row, "identification_median_days")
-            if not row["every_area"]:
-                add(row, "identifications", row["n"])
+                name, counted = "partner_response_median_days", "partner_responses"
+            median_values[(row["area"] or area or TOTAL, month)][name] = median_days(row["median"])
+            if counted and row["area"]:
+                add({"area": row["area"], "month": month}, counted, row["n"])
 
     names = indicator_names()
     result: dict[str, dict[str, dict[str, Any]]] = {a: {} for a in areas}
@@ -260,7 +218,7 @@ def compute(view: IndicatorViews, first: date, last: date, area: str | None = No
             for answer in ANSWERS:
                 part = row[f"feedback_{answer}"]
                 row[f"feedback_{answer}_share"] = share(part, row["feedback_answers"])
-            found = medians.get((a, m), {})
+            found = median_values.get((a, m), {})
             row |= {n: found.get(n) for n in names if "median_days" in n}
             result[a][m] = {n: row[n] for n in names}
     return Figures(position, result)

@@ -14,7 +14,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from itertools import groupby
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from psycopg import Cursor
 from psycopg.rows import DictRow
@@ -22,12 +22,9 @@ from psycopg.rows import DictRow
 from casework.domain import employer as emp
 from casework.domain import events as e
 from casework.domain import training as tr
+from casework.domain.state import MAX_SICKNESS_DAYS, identified
 from projections.months import month_of
 
-if TYPE_CHECKING:
-    from projections.indicators import IndicatorViews
-
-MAXIMUM_SICKNESS_DAYS = 300
 GROUP_FLOWS = ("job_referral", "subsidy_decision")
 # The moments in a case's row that bound its stocks, and what each sets.
 MOMENTS = {
@@ -42,8 +39,9 @@ Interval = tuple[datetime, datetime | None]
 
 
 class IndicatorBatch:
-    def __init__(self, view: IndicatorViews, curs: Cursor[DictRow]) -> None:
-        self.sql, self.curs = view.sql, curs
+    def __init__(self, sql: Callable[[str], str], curs: Cursor[DictRow]) -> None:
+        """`sql` names the view's tables in a statement (`View.sql`)."""
+        self.sql, self.curs = sql, curs
         # What is added to each (area, month, indicator), and months whose medians moved.
         self.changes: Counter[tuple[str, date, str]] = Counter()
         self.stale: set[date] = set()
@@ -359,7 +357,7 @@ class IndicatorBatch:
 
     def _sickness(self, event: e.SicknessAllowanceRecorded) -> None:
         days = event.days_used  # an erased client's comes back withheld, not as a number
-        if isinstance(days, int) and days >= MAXIMUM_SICKNESS_DAYS:
+        if isinstance(days, int) and days >= MAX_SICKNESS_DAYS:
             self._earliest(event, "sickness_max_at")
 
     def _employment(self, event: e.EmploymentStarted) -> None:
@@ -508,7 +506,8 @@ Point = tuple[datetime, int, str, bool]
 
 STOCKS: dict[str, Callable[[dict[str, bool]], bool]] = {
     "target_group": lambda s: (
-        s.get("open", False) and not s.get("closed") and (s.get("tagged") or s.get("diagnosed"))
+        s.get("open", False) and not s.get("closed")
+        and identified(s.get("tagged", False), s.get("diagnosed", False))
     ),
     "f05": lambda s: (
         s.get("open", False) and not s.get("closed") and s.get("employed", False)

@@ -191,7 +191,7 @@ class IndicatorViews(View):
 
     def apply_batch(self, curs: Cursor[DictRow], events: list[Any]) -> None:
         """Apply the events; each touched case is restated, and the totals changed, once."""
-        IndicatorBatch(self, curs).apply(events)
+        IndicatorBatch(self.sql, curs).apply(events)
 
     def settle(self, curs: Cursor[DictRow]) -> None:
         """Take the medians of the months marked stale again, each month in one pass."""
@@ -200,21 +200,31 @@ class IndicatorViews(View):
             lo, hi = month_start(month), month_start(next_month(month))
             bounds = {"month": month, "lo": lo, "hi": hi}
             curs.execute(self.sql("DELETE FROM {table}_medians WHERE month = %(month)s"), bounds)
-            curs.execute(self.sql(MEDIANS_OF_MONTH), bounds)
+            curs.execute(
+                self.sql("INSERT INTO {table}_medians (kind, month, area, partner, n, median)")
+                + self.sql(medians()),
+                bounds,
+            )
 
 
-# One month's medians, as kept: from a handoff's request to its acknowledgement (per area and
-# partner, and across them) and from a case's opening to its identification (per area and across).
-MEDIANS_OF_MONTH = """
-INSERT INTO {table}_medians (kind, month, area, partner, n, median)
-SELECT 'response', %(month)s, COALESCE(area, ''), COALESCE(partner, ''), count(*),
+def medians(where: str = "") -> str:
+    """The medians of each month from %(lo)s to %(hi)s, per area and partner and across them
+    (area '' = every area, partner '' = every partner): from a handoff's request to its
+    acknowledgement, and from a case's opening to its identification. `where` narrows both
+    (` AND area = %(area)s`). Kept month by month by `settle`; taken when read for a range
+    in which a month waits for it."""
+    month = "date_trunc('month', {} AT TIME ZONE 'Europe/Helsinki')::date"
+    return f"""
+SELECT 'response' AS kind, {month.format("acknowledged_at")} AS month,
+       COALESCE(area, '') AS area, COALESCE(partner, '') AS partner, count(*) AS n,
        percentile_cont(0.5) WITHIN GROUP
-       (ORDER BY extract(epoch FROM acknowledged_at - requested_at))
-FROM {table}_handoffs WHERE acknowledged_at >= %(lo)s AND acknowledged_at < %(hi)s
-GROUP BY GROUPING SETS ((area), (), (area, partner), (partner))
+       (ORDER BY extract(epoch FROM acknowledged_at - requested_at)) AS median
+FROM {{table}}_handoffs WHERE acknowledged_at >= %(lo)s AND acknowledged_at < %(hi)s{where}
+GROUP BY GROUPING SETS ((area, month), (month), (area, month, partner), (month, partner))
 UNION ALL
-SELECT 'identification', %(month)s, COALESCE(area, ''), '', count(*),
+SELECT 'identification', {month.format("identified_at")} AS month, COALESCE(area, ''), '',
+       count(*),
        percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM identified_at - opened_at))
-FROM {table}_cases WHERE identified_at >= %(lo)s AND identified_at < %(hi)s
-GROUP BY GROUPING SETS ((area), ())
+FROM {{table}}_cases WHERE identified_at >= %(lo)s AND identified_at < %(hi)s{where}
+GROUP BY GROUPING SETS ((area, month), (month))
 """

@@ -27,6 +27,7 @@ from workflows.messages import (
     CommandOutcome,
     CommandRequest,
     JourneyInput,
+    JourneyState,
     OpenCaseRequest,
     journey_id,
     policy_attributes,
@@ -108,7 +109,7 @@ class Journeys:
         case_id = case_id_for(caller, idempotency_key)
         start = WithStartWorkflowOperation(
             JourneyWorkflow.run,
-            JourneyInput(case_id, self.policy),
+            JourneyInput(JourneyState(case_id, self.policy)),
             id=journey_id(case_id),
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             task_queue=self.task_queue,

@@ -3,9 +3,10 @@
 It keeps the partner's clock: a reminder halfway to the acknowledgement and decision deadlines, a
 stall when a deadline passes, escalation at twice the limit, and the information loop's own limit.
 The journey tells it of every change to the case; when the handoff is decided, completed or
-redirected, its outcome returns to the journey. It tells the partner's system of each change to
-the task (a webhook, `workflows/delivery.py`) without waiting for the delivery, except that it
-lets the deliveries still under way finish before it ends.
+redirected, it signals its outcome to the journey's workflow id: that reaches whichever run of
+the journey is current, also after the journey continued as new. It tells the partner's system
+of each change to the task (a webhook, `workflows/delivery.py`) without waiting for the
+delivery, except that it lets the deliveries still under way finish before it ends.
 """
 
 from __future__ import annotations
@@ -63,7 +64,9 @@ class HandoffWorkflow:
             if handoff.status not in OPEN_HANDOFF or self.state.closed:
                 await self._deliveries_done()
                 await workflow.wait_condition(workflow.all_handlers_finished)
-                return HandoffResult(handoff.id, handoff.partner, handoff.status, handoff.outcome)
+                result = HandoffResult(handoff.id, handoff.partner, handoff.status, handoff.outcome)
+                await self._tell_journey(start.case_id, "handoff_finished", result)
+                return result
             commands, next_due = due_commands(
                 self.state, self.policy, workflow.now(), HANDOFF_STEPS, item=start.handoff_id
             )
@@ -127,9 +130,14 @@ class HandoffWorkflow:
             return
         if outcome.state.version > self.state.version:
             self.state = outcome.state
-        parent = workflow.get_external_workflow_handle(journey_id(case_id))
+        await self._tell_journey(case_id, "case_changed", CaseChanged(outcome.state))
+
+    @staticmethod
+    async def _tell_journey(case_id: UUID, signal: str, message: object) -> None:
+        # By name: the journey's module imports this one.
+        journey = workflow.get_external_workflow_handle(journey_id(case_id))
         with contextlib.suppress(ApplicationError):  # the journey may have ended meanwhile
-            await parent.signal("case_changed", CaseChanged(outcome.state))
+            await journey.signal(signal, message)
 
     @workflow.signal
     def case_changed(self, message: CaseChanged) -> None:

@@ -38,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
         HandoffResult,
         JourneyInput,
         JourneyResult,
+        JourneyState,
         OpenCaseRequest,
         handoff_workflow_id,
     )
@@ -53,30 +54,30 @@ JOURNEY_STEPS = frozenset(
 
 @workflow.defn
 class JourneyWorkflow:
-    def __init__(self) -> None:
-        self.state: CaseState | None = None
-        self.policy: StallPolicy | None = None
+    @workflow.init
+    def __init__(self, start: JourneyInput) -> None:
+        # The one state a run carries into the next; the rest below lives for a run only.
+        self.journey: JourneyState = start.journey
         self.changed = False
         self.open_failed = False
-        self.handoffs_started: set[str] = set()
-        self.handoff_tasks: dict[str, asyncio.Task[HandoffResult]] = {}
         self.signals: set[asyncio.Task[None]] = set()
-        self.handoff_outcomes: dict[str, str] = {}
         # One write at a time: concurrent updates on one case would otherwise race each other
         # to the same version in the store, and the losers be retried or refused as stale.
         self.writing = asyncio.Lock()
 
+    @property
+    def state(self) -> CaseState | None:
+        """The case as the journey last saw it."""
+        return self.journey.case
+
     @workflow.run
     async def run(self, start: JourneyInput) -> JourneyResult:
-        self.policy = start.policy
-        self.state = start.state
-        self.handoffs_started = set(start.handoffs_started)
         if self.state is None:
             await workflow.wait_condition(lambda: self.state is not None or self.open_failed)
         while self.state is not None and not self.state.closed:
             await self._start_handoffs()
             commands, next_due = due_commands(
-                self.state, self.policy, workflow.now(), JOURNEY_STEPS
+                self.state, self.journey.policy, workflow.now(), JOURNEY_STEPS
             )
             if commands:
                 await self._run_system(commands[0])
@@ -86,28 +87,20 @@ class JourneyWorkflow:
             with contextlib.suppress(TimeoutError):
                 await workflow.wait_condition(lambda: self.changed, timeout=timeout)
             if workflow.info().is_continue_as_new_suggested():
-                await workflow.wait_condition(workflow.all_handlers_finished)
-                workflow.continue_as_new(self._carry_over())
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        # Let the handoffs hear of the closing before the journey ends (and its tasks with it).
-        if self.signals:
-            await asyncio.gather(*self.signals)
+                await self._settle()
+                workflow.continue_as_new(JourneyInput(self.journey))
+        await self._settle()
         return JourneyResult(
-            case_id=start.case_id,
+            case_id=self.journey.case_id,
             opened=self.state is not None,
             close_outcome=self.state.close_outcome if self.state else None,
-            handoff_outcomes=self.handoff_outcomes,
+            handoff_outcomes={h: o for h, o in self.journey.handoffs.items() if o is not None},
         )
 
-    def _carry_over(self) -> JourneyInput:
-        assert self.state is not None
-        assert self.policy is not None
-        return JourneyInput(
-            case_id=UUID(self.state.case_id),
-            policy=self.policy,
-            state=self.state,
-            handoffs_started=sorted(self.handoffs_started),
-        )
+    async def _settle(self) -> None:
+        """Before the run ends: every update answered, every handoff told of the newest state
+        (a signal not yet sent would end with the run's tasks)."""
+        await workflow.wait_condition(lambda: workflow.all_handlers_finished() and not self.signals)
 
     def _apply(self, outcome: CommandOutcome) -> None:
         self._adopt(outcome.state)
@@ -115,10 +108,10 @@ class JourneyWorkflow:
     def _adopt(self, state: CaseState) -> None:
         # Writes from handlers and timers interleave; the newest state wins.
         if self.state is None or state.version >= self.state.version:
-            self.state = state
+            self.journey.case = state
             self.changed = True
-            for handoff_id in sorted(self.handoffs_started):
-                if handoff_id not in self.handoff_outcomes:
+            for handoff_id, outcome in sorted(self.journey.handoffs.items()):
+                if outcome is None:
                     self._tell_handoff(handoff_id)
 
     def _tell_handoff(self, handoff_id: str) -> None:
@@ -154,25 +147,21 @@ class JourneyWorkflow:
                 await workflow.wait_condition(lambda: self.changed, timeout=REFUSED_PAUSE)
 
     async def _start_handoffs(self) -> None:
+        """Start a child for each open handoff that has none. Its outcome comes back as a
+        signal (`handoff_finished`) to the journey's id, which reaches whichever run is
+        current: a child outlives the run that started it (ABANDON), but not its handle."""
         assert self.state is not None
-        assert self.policy is not None
         for handoff in self.state.handoffs:
-            if handoff.status not in OPEN_HANDOFF or handoff.id in self.handoffs_started:
+            if handoff.status not in OPEN_HANDOFF or handoff.id in self.journey.handoffs:
                 continue
-            self.handoffs_started.add(handoff.id)
-            case_id = UUID(self.state.case_id)
-            child = await workflow.start_child_workflow(
+            self.journey.handoffs[handoff.id] = None
+            case_id = self.journey.case_id
+            await workflow.start_child_workflow(
                 HandoffWorkflow.run,
-                HandoffInput(case_id, handoff.id, self.policy, self.state),
+                HandoffInput(case_id, handoff.id, self.journey.policy, self.state),
                 id=handoff_workflow_id(case_id, handoff.id),
                 parent_close_policy=workflow.ParentClosePolicy.ABANDON,
             )
-            self.handoff_tasks[handoff.id] = asyncio.create_task(self._await_handoff(child))
-
-    async def _await_handoff(self, child: workflow.ChildWorkflowHandle) -> HandoffResult:
-        result: HandoffResult = await child
-        self.handoff_outcomes[result.handoff_id] = result.outcome or result.status
-        return result
 
     # Updates
 
@@ -224,16 +213,25 @@ class JourneyWorkflow:
     def case_changed(self, message: CaseChanged) -> None:
         """A handoff workflow wrote to the case."""
         if self.state is None or message.state.version > self.state.version:
-            self.state = message.state
+            self.journey.case = message.state
             self.changed = True
+
+    @workflow.signal
+    def handoff_finished(self, result: HandoffResult) -> None:
+        """A handoff workflow ended: decided, completed, redirected, or its case closed."""
+        self.journey.handoffs[result.handoff_id] = result.outcome or result.status
 
     @workflow.signal
     def migrate_policy(self, policy: StallPolicy) -> None:
         """Move this journey to another policy version (running journeys keep theirs otherwise)."""
-        self.policy = policy
+        self.journey.policy = policy
         self.changed = True
         workflow.upsert_search_attributes([POLICY_VERSION.value_set(policy.version)])
 
     @workflow.query
     def current_state(self) -> CaseState | None:
         return self.state
+
+    @workflow.query
+    def journey_state(self) -> JourneyState:
+        return self.journey

@@ -63,11 +63,22 @@ class CommandOutcome(msgspec.Struct, frozen=True):
     replayed: bool = False
 
 
-class JourneyInput(msgspec.Struct, frozen=True):
+class JourneyState(msgspec.Struct):
+    """All a journey knows, carried whole across continue-as-new."""
+
     case_id: UUID
     policy: StallPolicy
-    state: CaseState | None = None
-    handoffs_started: list[str] = []
+    """The stall policy it started with (or was migrated to)."""
+    case: CaseState | None = None
+    """The case as the journey last saw it; None until it is opened."""
+    handoffs: dict[str, str | None] = {}
+    """Every handoff child it started, with the child's outcome once it has finished."""
+
+
+class JourneyInput(msgspec.Struct, frozen=True):
+    """A journey's start: a new case's, a restarted one's (reconcile) or its next run's."""
+
+    journey: JourneyState
 
 
 class JourneyResult(msgspec.Struct, frozen=True):

@@ -16,7 +16,13 @@ from temporalio.service import RPCError, RPCStatusCode
 from casework.application import CaseworkApp
 from workflows.client import Journeys
 from workflows.journey import JourneyWorkflow
-from workflows.messages import RUNNING_JOURNEYS, JourneyInput, journey_id, policy_attributes
+from workflows.messages import (
+    RUNNING_JOURNEYS,
+    JourneyInput,
+    JourneyState,
+    journey_id,
+    policy_attributes,
+)
 
 WATCH_SECONDS = 10.0
 log = structlog.get_logger("casework.journeys")
@@ -68,7 +74,7 @@ async def reconcile(
         state = app.get_case(case_id).state
         await client.start_workflow(
             JourneyWorkflow.run,
-            JourneyInput(case_id, journeys.policy, state),
+            JourneyInput(JourneyState(case_id, journeys.policy, state)),
             id=workflow_id,
             task_queue=journeys.task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,

@@ -22,6 +22,7 @@ from casework.db import Database
 from casework.domain import commands as c
 from casework.domain import timeline
 from casework.domain.case import ClientCase
+from casework.domain.employer import Employer
 from casework.domain.errors import (
     IdempotencyKeyReused,
     NotFound,
@@ -29,6 +30,7 @@ from casework.domain.errors import (
     StaleVersion,
     UnknownCase,
     UnknownVersion,
+    ValidationFailed,
 )
 from casework.domain.events import CaseClosed
 from casework.domain.state import CaseState
@@ -175,6 +177,7 @@ class CaseworkApp(Application[UUID]):
             case = self.get_case(case_id)
             if expected_version is not None and case.version != expected_version:
                 raise StaleVersion(expected_version, case.version)
+            self._check_employer(cmd)
             case.execute(cmd, ctx)
             result = CommandResult(case.id, case.version, _event_names(case))
             closes = any(isinstance(e, CaseClosed) for e in case.pending_events)
@@ -196,6 +199,25 @@ class CaseworkApp(Application[UUID]):
                 continue
             return result, case.state
         raise AssertionError("unreachable")
+
+    def _check_employer(self, cmd: c.Command) -> None:
+        """A match, job referral, subsidy application or employment names a registered
+        employer, and a job referral a vacancy of theirs that is open. Checked here, before
+        anything is written: the journey's rules do no I/O, so they cannot look it up."""
+        employer_id: UUID | None = getattr(cmd, "employer_id", None)
+        if employer_id is None:
+            return
+        employer = self.get_employer(employer_id)
+        if employer is None:
+            raise ValidationFailed.field("employer_id", "no employer registered with this id")
+        if isinstance(cmd, c.MakeJobReferral):
+            status = employer.vacancies.get(cmd.vacancy_id)
+            if status is None:
+                raise ValidationFailed.field(
+                    "vacancy_id", "the employer has no vacancy with this id"
+                )
+            if status != "open":
+                raise ValidationFailed.field("vacancy_id", f"the vacancy is {status}, not open")
 
     def _refuse_if_broken(self, case_id: UUID) -> None:
         """IntegrityBroken if the case fails the check before a write (integrity.py). A cached
@@ -220,6 +242,14 @@ class CaseworkApp(Application[UUID]):
         if version is not None and case.version < version:
             raise UnknownVersion(case_id, version, case.version)
         return case
+
+    def get_employer(self, employer_id: UUID) -> Employer | None:
+        """The registered employer with this id, or None (an id of a case or a session too)."""
+        try:
+            employer = self.repository.get(employer_id)
+        except AggregateNotFoundError:
+            return None
+        return employer if isinstance(employer, Employer) else None
 
     def case_at(
         self, case_id: UUID, known_at: datetime | None = None, effective_at: datetime | None = None

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from casework.domain.calendar import local_date
 from tests.workflows.helpers import new_code
 
 PROBLEM = "application/problem+json"
@@ -110,6 +111,46 @@ async def test_an_illegal_step_is_409_with_the_reason_and_writes_nothing(http, t
     assert "coaching-2" in response.json()["detail"]
     history = await http.get(f"/api/cases/{case_id}/history", headers=token())
     assert [item["type"] for item in history.json()["items"]] == ["CaseOpened"]
+
+
+async def test_a_step_back_dated_before_the_step_it_depends_on_is_409_with_both_dates(
+    http, token, store_rows
+):
+    now = datetime.now(UTC)
+    case_id = await open_case(http, token, effective_at=(now - timedelta(days=10)).isoformat())
+    staff = token()
+    for name, body in [
+        ("record_screening", {"answers": {"q1": "back pain"}, "concern": True}),
+        ("add_tasmatyo_tag", {"basis": "screening"}),
+        ("refer_to_coaching", {"effective_at": (now - timedelta(days=2)).isoformat()}),
+    ]:
+        assert (await run(http, staff, case_id, name, body)).status_code == 200
+    before = store_rows()
+    body = {"coaching_id": "coaching-4", "effective_at": (now - timedelta(days=5)).isoformat()}
+    response = await run(http, staff, case_id, "start_coaching", body)
+    assert response.status_code == 409
+    assert response.headers["content-type"].startswith(PROBLEM)
+    started, referred = (local_date(now - timedelta(days=d)) for d in (5, 2))
+    assert response.json() == {
+        "type": "/problems/illegal_step", "title": "Conflict", "status": 409,
+        "code": "illegal_step",
+        "detail": f"coaching-4 cannot start on {started}: it was referred on {referred}",
+    }  # fmt: skip
+    assert store_rows() == before
+
+
+async def test_a_job_referral_to_an_unregistered_employer_is_422_naming_it(http, token, store_rows):
+    case_id = await open_case(http, token)
+    body = {"employer_id": str(uuid.uuid4()), "vacancy_id": "vacancy-2"}
+    before = store_rows()
+    response = await run(http, token(), case_id, "make_job_referral", body)
+    assert response.status_code == 422
+    problem = response.json()
+    assert problem["code"] == "validation_failed"
+    assert problem["errors"] == [
+        {"field": "employer_id", "message": "no employer registered with this id"}
+    ]
+    assert store_rows() == before
 
 
 async def test_a_partner_acting_on_a_case_without_its_handoff_learns_nothing_of_it(http, token):

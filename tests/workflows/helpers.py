@@ -8,10 +8,12 @@ import itertools
 from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
+from uuid import UUID
 
 from casework.demo import sample_identity_code
 from casework.domain.commands import Actor
-from workflows.messages import Caller
+from workflows.handoff import HandoffWorkflow
+from workflows.messages import Caller, handoff_workflow_id
 
 STAFF = Caller(Actor("anna.staff", "staff", "helsinki"), correlation_id="test")
 _numbers = itertools.count()
@@ -58,3 +60,24 @@ async def started(handle: Any, timeout: float = 15.0) -> Any:
             if asyncio.get_running_loop().time() > deadline:
                 raise
             await asyncio.sleep(0.1)
+
+
+async def handed_over(journeys: Any, partner_slug: str) -> tuple[UUID, str, Any]:
+    """A case opened, screened with a concern, tagged and handed over to a partner: the case's
+    id, the handoff's, and the handle of its child workflow, once that has started."""
+    case_id = (await journeys.open_case(opening(), STAFF)).case_id
+    for name, body in [
+        ("record_screening", {"answers": {"q": "a"}, "concern": True}),
+        ("add_tasmatyo_tag", {"basis": "screening"}),
+        ("request_handoff", {
+            "partner": partner_slug, "summary": "needs rehabilitation",
+            "consent": {"given_on": "2026-11-01", "partners": [partner_slug]},
+        }),
+    ]:  # fmt: skip
+        outcome = await journeys.run(case_id, name, body, STAFF)
+    handoff_id = outcome.state.handoffs[0].id
+    child = journeys.client.get_workflow_handle_for(
+        HandoffWorkflow.run, handoff_workflow_id(case_id, handoff_id)
+    )
+    await started(child)
+    return case_id, handoff_id, child

@@ -8,11 +8,10 @@ import pytest
 
 from casework.domain.calendar import FINNISH_HOLIDAYS, add_working_days, local_date
 from casework.domain.policy import shipped_policy
-from tests.workflows.helpers import STAFF, eventually, opening, partner, started
+from tests.workflows.helpers import STAFF, eventually, handed_over, opening, partner
 from workflows.client import Journeys
-from workflows.handoff import HandoffWorkflow
 from workflows.journey import JourneyWorkflow
-from workflows.messages import handoff_workflow_id, journey_id
+from workflows.messages import journey_id
 
 # Ten working days take 14 calendar days, and 20 from 18 December (Christmas, New Year,
 # Epiphany); twenty take at least 28. Skipping this far passes the first and not the second.
@@ -109,22 +108,7 @@ async def test_the_event_that_moves_a_stalled_step_on_clears_the_stall(journeys,
 
 
 async def test_handoff_child_reminds_then_stalls_and_its_outcome_returns(journeys, temporal, app):
-    opened = await journeys.open_case(opening(), STAFF)
-    case_id = opened.case_id
-    for name, body in [
-        ("record_screening", {"answers": {"q": "a"}, "concern": True}),
-        ("add_tasmatyo_tag", {"basis": "screening"}),
-        ("request_handoff", {
-            "partner": "keva", "summary": "needs rehabilitation",
-            "consent": {"given_on": "2026-11-01", "partners": ["keva"]},
-        }),
-    ]:  # fmt: skip
-        outcome = await journeys.run(case_id, name, body, STAFF)
-    handoff_id = outcome.state.handoffs[0].id
-    child = temporal.client.get_workflow_handle_for(
-        HandoffWorkflow.run, handoff_workflow_id(case_id, handoff_id)
-    )
-    await started(child)
+    case_id, handoff_id, child = await handed_over(journeys, "keva")
     await temporal.fast_forward(child, TEN_WORKING_DAYS_AT_MOST)
     await eventually(lambda: app.get_case(case_id).state.stall("handoff_ack", handoff_id))
     types = event_types(app, case_id)

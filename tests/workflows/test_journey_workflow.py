@@ -7,11 +7,10 @@ import asyncio
 import pytest
 
 from casework.domain.policy import shipped_policy
-from tests.workflows.helpers import STAFF, opening, partner, started
+from tests.workflows.helpers import STAFF, handed_over, opening, partner
 from workflows.client import Journeys, Refused, case_id_for
-from workflows.handoff import HandoffWorkflow
 from workflows.journey import JourneyWorkflow
-from workflows.messages import handoff_workflow_id, journey_id
+from workflows.messages import journey_id
 
 
 @pytest.fixture(scope="module")
@@ -88,21 +87,7 @@ async def test_a_stale_expected_version_is_refused_with_the_current_version(jour
 
 
 async def test_closing_a_case_ends_its_open_handoffs_too(journeys, client):
-    opened = await journeys.open_case(opening(), STAFF)
-    case_id = opened.case_id
-    for name, body in [
-        ("record_screening", {"answers": {"q": "a"}, "concern": True}),
-        ("add_tasmatyo_tag", {"basis": "screening"}),
-        ("request_handoff", {
-            "partner": "kela", "consent": {"given_on": "2026-11-01", "partners": ["kela"]},
-        }),
-    ]:  # fmt: skip
-        outcome = await journeys.run(case_id, name, body, STAFF)
-    handoff_id = outcome.state.handoffs[0].id
-    child = client.get_workflow_handle_for(
-        HandoffWorkflow.run, handoff_workflow_id(case_id, handoff_id)
-    )
-    await started(child)
+    case_id, handoff_id, child = await handed_over(journeys, "kela")
     await journeys.run(case_id, "close_case", {"outcome": "other", "reason": "moved"}, STAFF)
     result = await asyncio.wait_for(child.result(), timeout=20)
     assert (result.handoff_id, result.status) == (handoff_id, "requested")

@@ -49,15 +49,3 @@ def add_days(start: datetime, count: int) -> datetime:
         local.date() + timedelta(days=count), local.time().replace(tzinfo=None), tzinfo=HELSINKI
     )
     return wall.astimezone(start.tzinfo)
-
-
-def working_days_between(start: datetime, end: datetime) -> int:
-    """Working days that begin after `start`'s Helsinki date, up to and including `end`'s."""
-    first, last = local_date(start), local_date(end)
-    count = 0
-    day = first
-    while day < last:
-        day += timedelta(days=1)
-        if is_working_day(day):
-            count += 1
-    return count

@@ -8,6 +8,7 @@ and clears any stall the fact has moved on.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar
 from uuid import UUID
@@ -66,11 +67,15 @@ class ClientCase(Aggregate):
         getattr(self, cmd.name())(cmd, ctx)
 
     def _record(
-        self, event: type[e.CaseEvent], cmd: c.Command, ctx: c.Context, **data: Any
+        self,
+        event: type[e.CaseEvent],
+        cmd: c.Command,
+        ctx: c.Context,
+        effective_at: datetime | None = None,
+        **data: Any,
     ) -> None:
-        self.trigger_event(
-            event, timestamp=ctx.recorded_at, meta=e.meta_for(cmd, ctx), reason=cmd.reason, **data
-        )
+        meta = e.meta_for(cmd, ctx, effective_at)
+        self.trigger_event(event, timestamp=ctx.recorded_at, meta=meta, reason=cmd.reason, **data)
 
     def _new_id(self, kind: str) -> str:
         # Items are named by the version of the event that creates them: stable and readable.
@@ -78,9 +83,14 @@ class ClientCase(Aggregate):
 
     def _clear_moved_stalls(self, cmd: c.Command, ctx: c.Context) -> None:
         waiting = {(w.step, w.item, w.since) for w in rules.waiting_steps(self.state)}
+        at = c.effective_time(cmd, ctx)
         for stall in list(self.state.stalls):
             if (stall.step, stall.item, stall.since) not in waiting:
-                self._record(e.StallCleared, cmd, ctx, step=stall.step, item=stall.item)
+                # A fact back-dated before the stall clears it no earlier than the stall took
+                # effect: it was recorded, and ran for no time. (Stalls stored before
+                # `stalled_at` was kept took effect at their deadline.)
+                cleared = max(at, stall.stalled_at or stall.due)
+                self._record(e.StallCleared, cmd, ctx, cleared, step=stall.step, item=stall.item)
 
     @_command
     def record_screening(self, cmd: c.RecordScreening, ctx: c.Context) -> None:

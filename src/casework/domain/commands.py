@@ -19,6 +19,7 @@ import msgspec
 
 from casework.domain import limits
 from casework.domain.errors import ValidationFailed
+from casework.domain.state import MAX_SICKNESS_DAYS
 
 
 def _prose(min_length: int, max_length: int) -> msgspec.Meta:
@@ -92,6 +93,11 @@ class Command(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     @classmethod
     def name(cls) -> str:
         return _snake_case(cls.__name__)
+
+
+def effective_time(cmd: Command, ctx: Context) -> datetime:
+    """When the command's fact takes effect: when it says, or when it is recorded."""
+    return cmd.effective_at or ctx.recorded_at
 
 
 def refuse_hostile(struct: msgspec.Struct) -> None:
@@ -194,8 +200,7 @@ class DecideSubsidy(Command, kw_only=True):
 
 
 class RecordSicknessAllowance(Command, kw_only=True):
-    # Kela pays sickness allowance for at most 300 working days.
-    days_used: Annotated[int, msgspec.Meta(ge=0, le=300)]
+    days_used: Annotated[int, msgspec.Meta(ge=0, le=MAX_SICKNESS_DAYS)]
 
 
 class Consent(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 import msgspec
 from eventsourcing.domain import Aggregate
 
-from casework.domain.commands import Command, Context
+from casework.domain.commands import Command, Context, effective_time
 from casework.domain.state import (
     CaseState,
     Coaching,
@@ -23,6 +23,7 @@ from casework.domain.state import (
     JobReferral,
     Stall,
     Subsidy,
+    reminder_key,
 )
 
 
@@ -34,13 +35,13 @@ class EventMeta(msgspec.Struct, frozen=True):
     effective_at: datetime
 
 
-def meta_for(cmd: Command, ctx: Context) -> EventMeta:
+def meta_for(cmd: Command, ctx: Context, effective_at: datetime | None = None) -> EventMeta:
     return EventMeta(
         actor_id=ctx.actor.id,
         actor_role=ctx.actor.role,
         correlation_id=ctx.correlation_id,
         causation_id=ctx.causation_id,
-        effective_at=cmd.effective_at or ctx.recorded_at,
+        effective_at=effective_at or effective_time(cmd, ctx),
     )
 
 
@@ -64,16 +65,7 @@ class CaseEvent(Fact):
     is_activity: ClassVar[bool] = True
 
     def apply(self, aggregate: Any) -> None:
-        self.fold(aggregate.state)
-
-    def fold(self, state: CaseState) -> None:
-        """Add this fact to the state: evolve it, and move its version and activity clock on."""
-        self.evolve(state)
-        state.version = self.originator_version
-        if self.is_activity:
-            # A back-dated fact does not turn the inactivity clock back.
-            last = state.last_event_at
-            state.last_event_at = max(last, self.effective_at) if last else self.effective_at
+        fold(aggregate.state, self)
 
     def evolve(self, state: CaseState) -> None:
         """Change the plain case state as this fact says; every case event defines it."""
@@ -104,9 +96,9 @@ class CaseOpened(Aggregate.Created):
         state["channel"] = "staff"
 
     def apply(self, aggregate: Any) -> None:
-        aggregate.state = self.initial_state()
+        aggregate.state = fold(None, self)
 
-    def initial_state(self) -> CaseState:
+    def opened_state(self) -> CaseState:
         return CaseState(
             case_id=str(self.originator_id),
             client_id=self.client_id,
@@ -118,6 +110,25 @@ class CaseOpened(Aggregate.Created):
             last_event_at=self.meta.effective_at,
             version=self.originator_version,
         )
+
+
+def fold(state: CaseState | None, event: CaseOpened | CaseEvent) -> CaseState:
+    """The case's state after `event` (None before its opening; changed in place after): the one
+    fold of a case, run by the aggregate and by the case views."""
+    if isinstance(event, CaseOpened):
+        return event.opened_state()
+    assert state is not None, f"{type(event).__name__} before the case's opening"
+    event.evolve(state)
+    state.version = event.originator_version
+    if event.is_activity:
+        # A back-dated fact does not turn the inactivity clock back.
+        last = state.last_event_at
+        state.last_event_at = max(last, event.effective_at) if last else event.effective_at
+    return state
+
+
+def _earliest(known: datetime | None, at: datetime) -> datetime:
+    return at if known is None else min(known, at)
 
 
 class ScreeningRecorded(CaseEvent):
@@ -145,6 +156,7 @@ class SelfAssessmentRecorded(CaseEvent):
 
     def evolve(self, state: CaseState) -> None:
         state.self_assessments += 1
+        state.self_assessed_at = _earliest(state.self_assessed_at, self.effective_at)
 
 
 class TasmatyoTagAdded(CaseEvent):
@@ -153,6 +165,7 @@ class TasmatyoTagAdded(CaseEvent):
     def evolve(self, state: CaseState) -> None:
         state.tasmatyo = True
         state.tag_basis = self.basis
+        state.tagged_at = self.effective_at
         state.tag_decided = True
         if state.identified_at is None:
             state.identified_at = self.effective_at
@@ -162,6 +175,7 @@ class TasmatyoTagRemoved(CaseEvent):
     def evolve(self, state: CaseState) -> None:
         state.tasmatyo = False
         state.tag_basis = None
+        state.tagged_at = None
 
 
 class TasmatyoTagDeclined(CaseEvent):
@@ -177,6 +191,7 @@ class DiagnosisRecorded(CaseEvent):
 
     def evolve(self, state: CaseState) -> None:
         state.diagnosed = True
+        state.diagnosed_at = _earliest(state.diagnosed_at, self.effective_at)
         if state.identified_at is None:
             state.identified_at = self.effective_at
 
@@ -417,7 +432,7 @@ class HandoffReminderSent(CaseEvent):
     def evolve(self, state: CaseState) -> None:
         item = state.handoff(self.handoff_id)
         assert item is not None
-        item.reminded = f"{self.step}@{self.since.isoformat()}"
+        item.reminded = reminder_key(self.step, self.since)
 
     def holds_on(self, state: CaseState) -> bool:
         return state.handoff(self.handoff_id) is not None
@@ -465,6 +480,7 @@ class StepStalled(CaseEvent):
                 self.since,
                 self.due,
                 self.policy_version,
+                stalled_at=self.effective_at,
             )
         )
 
@@ -497,6 +513,9 @@ class StallAcknowledged(CaseEvent):
         assert stall is not None
         stall.acknowledged_by = self.meta.actor_id
         stall.acknowledged_at = self.effective_at
+
+    def holds_on(self, state: CaseState) -> bool:
+        return state.stall(self.step, self.item) is not None
 
 
 class StallCleared(CaseEvent):

@@ -34,13 +34,6 @@ class Reference(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     icd_chapters: dict[str, str]
     steps: dict[str, Step]
 
-    def team_area(self, team: str) -> str | None:
-        """The area a team belongs to, or None for an unknown team."""
-        for slug, area in self.areas.items():
-            if team in area.teams:
-                return slug
-        return None
-
     def team_sector(self, team: str) -> str:
         return team.split("-", 1)[1]
 

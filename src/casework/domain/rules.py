@@ -7,7 +7,7 @@ same functions, and `next_steps` offers a caller only the commands these checks 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
@@ -15,6 +15,7 @@ import msgspec
 
 from casework.domain import commands as c
 from casework.domain import limits
+from casework.domain.calendar import HELSINKI, local_date
 from casework.domain.errors import (
     ConsentMissing,
     FieldError,
@@ -92,8 +93,7 @@ def waiting_steps(state: CaseState) -> list[Waiting]:
     elif state.concern and not state.tag_decided and not state.diagnosed:
         assert state.screened_at is not None
         wait("identification", None, state.screened_at)
-    identified = state.tasmatyo or state.diagnosed
-    if identified and not (state.referrals or state.coaching or state.handoffs):
+    if state.identified and not (state.referrals or state.coaching or state.handoffs):
         assert state.identified_at is not None
         wait("service_plan", None, state.identified_at)
     for coaching in state.coaching:
@@ -153,10 +153,12 @@ def check(state: CaseState, cmd: c.Command, ctx: c.Context) -> None:
     if cmd.effective_at is not None and cmd.effective_at < state.opened_at:
         raise ValidationFailed.field("effective_at", "a fact cannot precede the case's opening")
     _RULES[type(cmd)](state, cmd, ctx.actor)
+    if timing := _TIMING.get(type(cmd)):
+        timing(state, cmd, c.effective_time(cmd, ctx))
 
 
 def _identified(state: CaseState, action: str) -> None:
-    if not (state.tasmatyo or state.diagnosed):
+    if not state.identified:
         raise IllegalStep(f"{action} needs an identified client: add the Täsmätyö tag first")
 
 
@@ -271,8 +273,20 @@ def _request_handoff(state: CaseState, cmd: c.RequestHandoff, actor: c.Actor) ->
         raise IllegalStep(f"a {name} handoff is already open")
 
 
+HANDOFF_ACTIONS: dict[type[c.Command], str] = {
+    c.AcknowledgeHandoff: "acknowledged",
+    c.RequestHandoffInfo: "asked for more information",
+    c.SupplyHandoffInfo: "given information",
+    c.AcceptHandoff: "accepted",
+    c.RejectHandoff: "rejected",
+    c.RedirectHandoff: "redirected",
+    c.CompleteHandoff: "completed",
+}
+"""What each partner step does to a handoff, as a refusal says it."""
+
+
 def _partner_step(
-    wanted: tuple[str, ...], action: str, missing: str
+    wanted: tuple[str, ...], missing: str
 ) -> Callable[[CaseState, Any, c.Actor], None]:
     def rule(state: CaseState, cmd: Any, actor: c.Actor) -> None:
         item = state.handoff(cmd.handoff_id)
@@ -280,13 +294,14 @@ def _partner_step(
             raise IllegalStep(f"the case has no handoff {cmd.handoff_id} for you")
         if item.status not in wanted:
             name = partner_name(item.partner)
+            action = HANDOFF_ACTIONS[type(cmd)]
             raise IllegalStep(f"the {name} handoff cannot be {action}: {missing.format(name)}")
 
     return rule
 
 
 def _redirect(state: CaseState, cmd: c.RedirectHandoff, actor: c.Actor) -> None:
-    _partner_step(("acknowledged",), "redirected", "{} has not acknowledged it")(state, cmd, actor)
+    _partner_step(("acknowledged",), "{} has not acknowledged it")(state, cmd, actor)
     _known_partner("to_partner", cmd.to_partner)
     item = state.handoff(cmd.handoff_id)
     assert item is not None
@@ -362,7 +377,7 @@ def _remind(state: CaseState, cmd: c.SendHandoffReminder, actor: c.Actor) -> Non
     wait = next((w for w in waiting_steps(state) if w.item == cmd.handoff_id), None)
     if wait is None or wait.step != cmd.step:
         raise IllegalStep(f"handoff {cmd.handoff_id} is not waiting on {cmd.step}")
-    if item.reminded == f"{wait.step}@{wait.since.isoformat()}":
+    if item.reminded_of(wait.step, wait.since):
         raise IllegalStep(f"{partner_name(item.partner)} has already been reminded")
 
 
@@ -395,17 +410,13 @@ _RULES: dict[type[c.Command], Callable[[CaseState, Any, c.Actor], None]] = {
     c.DecideSubsidy: _decide_subsidy,
     c.RecordSicknessAllowance: _sickness,
     c.RequestHandoff: _request_handoff,
-    c.AcknowledgeHandoff: _partner_step(("requested",), "acknowledged", "it is not waiting"),
-    c.RequestHandoffInfo: _partner_step(
-        ("acknowledged",), "asked for more information", "{} has not acknowledged it"
-    ),
-    c.SupplyHandoffInfo: _partner_step(
-        ("info_requested",), "given information", "{} has asked for none"
-    ),
-    c.AcceptHandoff: _partner_step(("acknowledged",), "accepted", "{} has not acknowledged it"),
-    c.RejectHandoff: _partner_step(("acknowledged",), "rejected", "{} has not acknowledged it"),
+    c.AcknowledgeHandoff: _partner_step(("requested",), "it is not waiting"),
+    c.RequestHandoffInfo: _partner_step(("acknowledged",), "{} has not acknowledged it"),
+    c.SupplyHandoffInfo: _partner_step(("info_requested",), "{} has asked for none"),
+    c.AcceptHandoff: _partner_step(("acknowledged",), "{} has not acknowledged it"),
+    c.RejectHandoff: _partner_step(("acknowledged",), "{} has not acknowledged it"),
     c.RedirectHandoff: _redirect,
-    c.CompleteHandoff: _partner_step(("accepted",), "completed", "{} has not accepted it"),
+    c.CompleteHandoff: _partner_step(("accepted",), "{} has not accepted it"),
     c.WithdrawConsent: _withdraw_consent,
     c.StartEmployment: _start_employment,
     c.RecordFollowUp: _follow_up,
@@ -418,6 +429,146 @@ _RULES: dict[type[c.Command], Callable[[CaseState, Any, c.Actor], None]] = {
     c.CloseCase: _close,
 }
 assert set(_RULES) == set(c.CASE_COMMANDS.values()), "every command needs its rule"
+
+
+# Effective time: a step cannot take effect before the step it depends on. These run after the
+# rules above, so the items they read exist and are in the status the command needs.
+
+
+def _not_before(
+    refused: str, at: datetime | date, because: str, earlier: datetime | date | None
+) -> None:
+    """Refuse `refused` taking effect at `at` before `earlier` (`because` names it at `{}`).
+    A state stored before the moment was kept (None) cannot tell: nothing is refused."""
+    if earlier is None:
+        return
+    if isinstance(at, datetime) != isinstance(earlier, datetime):  # a date against a moment
+        at, earlier = _day(at), _day(earlier)
+    if at < earlier:
+        raise IllegalStep(
+            f"{refused} on {_moment(at, earlier)}: {because.format(_moment(earlier, at))}"
+        )
+
+
+def _day(moment: datetime | date) -> date:
+    return local_date(moment) if isinstance(moment, datetime) else moment
+
+
+def _moment(moment: datetime | date, other: datetime | date) -> str:
+    """A Helsinki date; with the time of day when the other moment falls on the same date."""
+    day = _day(moment)
+    if isinstance(moment, datetime) and isinstance(other, datetime) and day == local_date(other):
+        return f"{moment.astimezone(HELSINKI):%Y-%m-%d %H:%M}"
+    return day.isoformat()
+
+
+COACHING_SINCE = {"referred": "it was referred on {}", "started": "it started on {}"}
+# Formatted with the partner's name first, then with the moment.
+HANDOFF_SINCE = {
+    "requested": "it was requested on {{}}",
+    "acknowledged": "it has waited for {}'s decision since {{}}",
+    "info_requested": "{} asked for more information on {{}}",
+    "accepted": "{} accepted it on {{}}",
+}
+
+
+def _coaching_time(verb: str) -> Callable[[CaseState, Any, datetime], None]:
+    def rule(state: CaseState, cmd: Any, at: datetime) -> None:
+        item = state.coaching_item(cmd.coaching_id)
+        assert item is not None
+        _not_before(f"{item.id} cannot {verb}", at, COACHING_SINCE[item.status], item.since)
+
+    return rule
+
+
+def _handoff_time(state: CaseState, cmd: Any, at: datetime) -> None:
+    item = state.handoff(cmd.handoff_id)
+    assert item is not None
+    name = partner_name(item.partner)
+    refused = f"the {name} handoff cannot be {HANDOFF_ACTIONS[type(cmd)]}"
+    _not_before(refused, at, HANDOFF_SINCE[item.status].format(name), item.since)
+
+
+def _tag_time(state: CaseState, cmd: c.AddTasmatyoTag, at: datetime) -> None:
+    basis = {
+        "screening": ("the screening", state.screened_at),
+        "b_statement": ("the diagnosis", state.diagnosed_at),
+        "self_report": ("the self-assessment", state.self_assessed_at),
+    }
+    what, since = basis[cmd.basis]
+    _not_before(
+        "the Täsmätyö tag cannot be added", at, f"{what} it rests on took effect on {{}}", since
+    )
+
+
+def _decline_time(state: CaseState, cmd: c.DeclineTasmatyoTag, at: datetime) -> None:
+    refused = "the Täsmätyö tag cannot be declined"
+    _not_before(refused, at, "the screening took effect on {}", state.screened_at)
+
+
+def _remove_tag_time(state: CaseState, cmd: c.RemoveTasmatyoTag, at: datetime) -> None:
+    _not_before("the Täsmätyö tag cannot be removed", at, "it was added on {}", state.tagged_at)
+
+
+def _outcome_time(state: CaseState, cmd: c.RecordReferralOutcome, at: datetime) -> None:
+    item = state.referral(cmd.referral_id)
+    assert item is not None
+    refused = f"the outcome of {item.id} cannot take effect"
+    _not_before(refused, at, "the referral was made on {}", item.since)
+
+
+def _decision_time(state: CaseState, cmd: c.DecideSubsidy, at: datetime) -> None:
+    item = state.subsidy(cmd.subsidy_id)
+    assert item is not None
+    _not_before(f"{item.id} cannot be decided", at, "it was applied for on {}", item.since)
+
+
+def _employment_time(state: CaseState, cmd: c.StartEmployment, at: datetime) -> None:
+    if cmd.subsidy_id is None:
+        return
+    item = state.subsidy(cmd.subsidy_id)
+    assert item is not None
+    refused = f"employment on {item.id} cannot start"
+    _not_before(refused, cmd.starts_on, "the pay subsidy was granted on {}", item.since)
+
+
+def _follow_up_time(state: CaseState, cmd: c.RecordFollowUp, at: datetime) -> None:
+    assert state.employment is not None
+    refused = f"the {cmd.month}-month follow-up cannot be recorded"
+    _not_before(refused, at, "the employment starts on {}", state.employment.starts_on)
+
+
+def _close_time(state: CaseState, cmd: c.CloseCase, at: datetime) -> None:
+    _not_before(
+        "the case cannot close", at, "its newest fact took effect on {}", state.last_event_at
+    )
+
+
+def _stall_time(verb: str) -> Callable[[CaseState, Any, datetime], None]:
+    def rule(state: CaseState, cmd: Any, at: datetime) -> None:
+        stall = _stalled(state, cmd.step, cmd.item)
+        refused = f"the stall of {cmd.step} cannot be {verb}"
+        _not_before(refused, at, "it took effect on {}", stall.stalled_at)
+
+    return rule
+
+
+_TIMING: dict[type[c.Command], Callable[[CaseState, Any, datetime], None]] = {
+    c.AddTasmatyoTag: _tag_time,
+    c.DeclineTasmatyoTag: _decline_time,
+    c.RemoveTasmatyoTag: _remove_tag_time,
+    c.StartCoaching: _coaching_time("start"),
+    c.CompleteCoaching: _coaching_time("complete"),
+    c.InterruptCoaching: _coaching_time("be interrupted"),
+    c.RecordReferralOutcome: _outcome_time,
+    c.DecideSubsidy: _decision_time,
+    **dict.fromkeys(HANDOFF_ACTIONS, _handoff_time),
+    c.StartEmployment: _employment_time,
+    c.RecordFollowUp: _follow_up_time,
+    c.CloseCase: _close_time,
+    c.EscalateStall: _stall_time("escalated"),
+    c.AcknowledgeStall: _stall_time("acknowledged"),
+}
 
 
 def _candidates(state: CaseState) -> Iterator[c.Command]:

@@ -83,7 +83,7 @@ def due_commands(
                 policy_version=policy.version, effective_at=d.due,
             ))  # fmt: skip
             handoff = state.handoff(d.item) if d.item else None
-            if d.remind and handoff and handoff.reminded != f"{d.step}@{d.since.isoformat()}":
+            if d.remind and handoff and not handoff.reminded_of(d.step, d.since):
                 at(d.remind, c.SendHandoffReminder(
                     handoff_id=d.item, step=d.step, effective_at=d.remind
                 ))  # fmt: skip

@@ -19,6 +19,19 @@ HandoffStatus = Literal[
 ]
 Stage = Literal["opened", "screened", "identified", "employed", "closed"]
 
+MAX_SICKNESS_DAYS = 300
+"""Kela pays sickness allowance for at most 300 working days; F05 are the employed who got them."""
+
+
+def identified(tagged: bool, diagnosed: bool) -> bool:
+    """In the programme's target group: tagged (Täsmätyö) or diagnosed."""
+    return tagged or diagnosed
+
+
+def reminder_key(step: str, since: datetime) -> str:
+    """The wait a partner is reminded of: a step, and since when it has waited."""
+    return f"{step}@{since.isoformat()}"
+
 
 class Coaching(msgspec.Struct):
     id: str
@@ -48,12 +61,15 @@ class Handoff(msgspec.Struct):
     since: datetime
     consent_partners: list[str]
     outcome: str | None = None
-    reminded: str | None = None  # the wait ("step@since") the partner was last reminded of
+    reminded: str | None = None  # the wait (`reminder_key`) the partner was last reminded of
     consent_of: str | None = None
     """The handoff whose request holds the consent this one rests on (None: its own)."""
     consent_withdrawn: bool = False
     answered: bool = False
     """The office has answered the partner's latest question, and the partner not moved since."""
+
+    def reminded_of(self, step: str, since: datetime) -> bool:
+        return self.reminded == reminder_key(step, since)
 
 
 class Stall(msgspec.Struct):
@@ -66,6 +82,8 @@ class Stall(msgspec.Struct):
     escalated: bool = False
     acknowledged_by: str | None = None
     acknowledged_at: datetime | None = None
+    # When the stall took effect (its StepStalled); None in states stored before it was kept.
+    stalled_at: datetime | None = None
 
 
 class Employment(msgspec.Struct):
@@ -89,9 +107,12 @@ class CaseState(msgspec.Struct):
     tag_decided: bool = False
     tasmatyo: bool = False
     tag_basis: str | None = None
-    identified_at: datetime | None = None
+    tagged_at: datetime | None = None  # when the tag the client carries took effect
+    identified_at: datetime | None = None  # when the first tag or diagnosis recorded took effect
     diagnosed: bool = False
+    diagnosed_at: datetime | None = None  # the first diagnosis to take effect
     self_assessments: int = 0
+    self_assessed_at: datetime | None = None  # the first self-assessment to take effect
     work_history_years: int | None = None
     last_insured: str | None = None
     sickness_days_used: int | None = None
@@ -108,6 +129,10 @@ class CaseState(msgspec.Struct):
     version: int = 0
 
     @property
+    def identified(self) -> bool:
+        return identified(self.tasmatyo, self.diagnosed)
+
+    @property
     def group(self) -> Literal["A", "B"] | None:
         """Group A: B statement and diagnosis class recorded; group B: identified, neither yet."""
         if self.diagnosed:
@@ -120,14 +145,14 @@ class CaseState(msgspec.Struct):
             return "closed"
         if self.employment is not None:
             return "employed"
-        if self.tasmatyo or self.diagnosed:
+        if self.identified:
             return "identified"
         return "screened" if self.screened else "opened"
 
     @property
     def f05(self) -> bool:
-        """Employed and has received the maximum 300 days of sickness allowance."""
-        return self.employment is not None and self.sickness_days_used == 300
+        """Employed and has received the maximum days of sickness allowance."""
+        return self.employment is not None and self.sickness_days_used == MAX_SICKNESS_DAYS
 
     def coaching_item(self, item_id: str) -> Coaching | None:
         return next((c for c in self.coaching if c.id == item_id), None)

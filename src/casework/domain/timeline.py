@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from itertools import takewhile
 
+from casework.domain import events as e
 from casework.domain.events import CaseEvent, CaseOpened
 from casework.domain.state import CaseState
 
@@ -32,8 +33,6 @@ def fold(
     for event in events:
         if effective_at is not None and event.meta.effective_at > effective_at:
             continue
-        if isinstance(event, CaseOpened):
-            state = event.initial_state()
-        elif state is not None and event.holds_on(state):
-            event.fold(state)
+        if isinstance(event, CaseOpened) or (state is not None and event.holds_on(state)):
+            state = e.fold(state, event)
     return state
