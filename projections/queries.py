@@ -4,23 +4,79 @@ from __future__ import annotations
 
 import base64
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Generic, Literal, TypeVar
 from uuid import UUID
 
 import msgspec
 
 from casework.domain.calendar import add_working_days
 from casework.domain.errors import CaseworkError
+from casework.domain.permissions import Withheld
+from casework.domain.state import Stage
 from projections.cases import CaseViews
 from projections.employers import EmployerViews
 
 MAX_LIMIT = 500
+T = TypeVar("T")
 _Cursor = tuple[Annotated[datetime, msgspec.Meta(tz=True)], UUID]
 """Where a page ended: the last case's activity and id."""
 
 
-class Page(msgspec.Struct):
-    items: list[dict[str, Any]]
+class Tracks(msgspec.Struct, frozen=True):
+    """Where each of a case's tracks stands, for a list to show at a glance."""
+
+    coaching: list[str]
+    referrals: list[str]
+    subsidies: list[str]
+    """`kind:status`"""
+    handoffs: list[str]
+    """`partner:status`"""
+    employed: bool
+
+
+class CaseListItem(msgspec.Struct):
+    id: UUID
+    area: str
+    team: str
+    assignee: str | None
+    stage: Stage
+    tasmatyo: bool
+    group: Literal["A", "B"] | Withheld | None
+    tracks: Tracks
+    opened_at: datetime
+    last_activity: datetime
+    version: int
+
+
+class QueueItem(msgspec.Struct, frozen=True):
+    """A step of a case that waits: on whom, since when, by when, how late."""
+
+    case_id: UUID
+    step: str
+    item: str | None
+    area: str
+    team: str
+    partner: str | None
+    waiting_on: str
+    since: datetime
+    due: datetime
+    stalled: bool
+    escalated: bool
+    days_late: float
+    reason: str
+
+
+class EmployerItem(msgspec.Struct, frozen=True):
+    employer_id: UUID
+    business_id: str
+    name: str
+    sector: str
+    area: str
+    open_vacancies: int
+
+
+class Page(msgspec.Struct, Generic[T]):
+    items: list[T]
     next: str | None
 
 
@@ -52,7 +108,7 @@ def list_cases(
     q: str | None = None,
     limit: int = 50,
     cursor: str | None = None,
-) -> Page:
+) -> Page[CaseListItem]:
     """Cases, most recently active first, with keyset paging."""
     where, params = ["true"], []
     for column, value in (("area", area), ("team", team), ("stage", stage)):
@@ -78,12 +134,12 @@ def list_cases(
     more = rows[limit:]
     rows = rows[:limit]
     items = [
-        {
-            "id": str(r["case_id"]), "area": r["area"], "team": r["team"],
-            "assignee": r["assignee"], "stage": r["stage"], "tasmatyo": r["tasmatyo"],
-            "group": r["grp"], "tracks": r["tracks"], "opened_at": r["opened_at"].isoformat(),
-            "last_activity": r["last_activity"].isoformat(), "version": r["version"],
-        }
+        CaseListItem(
+            id=r["case_id"], area=r["area"], team=r["team"], assignee=r["assignee"],
+            stage=r["stage"], tasmatyo=r["tasmatyo"], group=r["grp"],
+            tracks=msgspec.convert(r["tracks"], Tracks), opened_at=r["opened_at"],
+            last_activity=r["last_activity"], version=r["version"],
+        )
         for r in rows
     ]  # fmt: skip
     last = rows[-1] if rows and more else None
@@ -102,7 +158,7 @@ def stalled_queue(
     partner: str | None = None,
     at_risk_days: int = 0,
     limit: int = 50,
-) -> Page:
+) -> Page[QueueItem]:
     """Stalled steps, oldest first, with how late they are; plus steps due within `at_risk_days`."""
     where, params = ["(stalled OR due <= %s)"], [add_working_days(now, at_risk_days)]
     for column, value in (("area", area), ("team", team), ("step", step), ("partner", partner)):
@@ -119,19 +175,18 @@ def stalled_queue(
     items = []
     for r in rows:
         late = (now - r["due"]).total_seconds()
-        items.append({
-            "case_id": str(r["case_id"]), "step": r["step"], "item": r["item"] or None,
-            "area": r["area"], "team": r["team"], "partner": r["partner"],
-            "waiting_on": r["waiting_on"], "since": r["since"].isoformat(),
-            "due": r["due"].isoformat(), "stalled": r["stalled"], "escalated": r["escalated"],
-            "days_late": round(late / 86400, 1) if late > 0 else 0,
-            "reason": f"{r['step'].replace('_', ' ')}: waiting on {r['waiting_on']}"
-                      f" since {r['since']:%Y-%m-%d}",
-        })  # fmt: skip
+        items.append(QueueItem(
+            case_id=r["case_id"], step=r["step"], item=r["item"] or None, area=r["area"],
+            team=r["team"], partner=r["partner"], waiting_on=r["waiting_on"], since=r["since"],
+            due=r["due"], stalled=r["stalled"], escalated=r["escalated"],
+            days_late=round(late / 86400, 1) if late > 0 else 0,
+            reason=f"{r['step'].replace('_', ' ')}: waiting on {r['waiting_on']}"
+                   f" since {r['since']:%Y-%m-%d}",
+        ))  # fmt: skip
     return Page(items, None)
 
 
-def faulted_journeys(views: CaseViews, case_ids: list[UUID]) -> list[dict[str, Any]]:
+def faulted_journeys(views: CaseViews, case_ids: list[UUID]) -> list[QueueItem]:
     """Queue items for cases whose journey cannot run (its workflow task keeps failing): no
     deadline of theirs is being watched until the fault is fixed."""
     with views.datastore.transaction(commit=False) as curs:
@@ -141,17 +196,16 @@ def faulted_journeys(views: CaseViews, case_ids: list[UUID]) -> list[dict[str, A
             (case_ids,),
         )  # fmt: skip
         rows = curs.fetchall()
-    items = []
-    for r in rows:
-        since = r["last_activity"].isoformat()
-        items.append({
-            "case_id": str(r["case_id"]), "step": "journey", "item": None, "area": r["area"],
-            "team": r["team"], "partner": None, "waiting_on": "casework", "since": since,
-            "due": since, "stalled": True, "escalated": True, "days_late": 0,
-            "reason": "the journey cannot run: its deadlines are not watched until the"
-                      " operators fix it (Temporal reports its workflow task failing)",
-        })  # fmt: skip
-    return items
+    return [
+        QueueItem(
+            case_id=r["case_id"], step="journey", item=None, area=r["area"], team=r["team"],
+            partner=None, waiting_on="casework", since=r["last_activity"],
+            due=r["last_activity"], stalled=True, escalated=True, days_late=0,
+            reason="the journey cannot run: its deadlines are not watched until the operators"
+                   " fix it (Temporal reports its workflow task failing)",
+        )
+        for r in rows
+    ]  # fmt: skip
 
 
 def partner_inbox(views: CaseViews, partner: str, limit: int = 50) -> list[dict[str, Any]]:
@@ -166,7 +220,7 @@ def partner_inbox(views: CaseViews, partner: str, limit: int = 50) -> list[dict[
 
 def employers_for_matching(
     views: EmployerViews, *, sector: str | None = None, area: str | None = None, limit: int = 50
-) -> list[dict[str, Any]]:
+) -> list[EmployerItem]:
     """Employers carrying the interest tag, those with open vacancies first."""
     where, params = ["interested"], []
     for column, value in (("sector", sector), ("area", area)):
@@ -179,4 +233,4 @@ def employers_for_matching(
     )
     with views.datastore.transaction(commit=False) as curs:
         curs.execute(query, [*params, limit])
-        return [dict(row) | {"employer_id": str(row["employer_id"])} for row in curs.fetchall()]
+        return [EmployerItem(**row) for row in curs.fetchall()]

@@ -6,9 +6,10 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 from uuid import UUID
 
+import msgspec
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
@@ -18,7 +19,9 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from casework.domain.commands import CaseCommand, OpenCase
 from casework.domain.policy import StallPolicy
+from casework.problems import Problem, problem
 from workflows.journey import JourneyWorkflow
 from workflows.messages import (
     Caller,
@@ -38,11 +41,15 @@ T = TypeVar("T")
 
 
 class Refused(Exception):
-    """A command the journey refused: its code, a sentence, and what else the domain said."""
+    """A command the journey refused, with the problem details the domain's refusal maps to."""
 
-    def __init__(self, code: str, detail: str, details: dict[str, Any]) -> None:
-        super().__init__(detail)
-        self.code, self.detail, self.details = code, detail, details
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem.detail)
+        self.problem = problem
+
+    @property
+    def code(self) -> str:
+        return self.problem.code
 
 
 class TemporalUnavailable(Exception):
@@ -62,10 +69,11 @@ async def _reaching_temporal() -> AsyncIterator[None]:
 
 def _refused(error: WorkflowUpdateFailedError) -> Refused:
     cause = error.cause
+    if isinstance(cause, ApplicationError) and cause.details:
+        return Refused(msgspec.convert(cause.details[0], Problem))  # `activities.refusal`
     if isinstance(cause, ApplicationError):
-        details = cause.details[0] if cause.details else {}
-        return Refused(cause.type or "refused", cause.message, details)
-    return Refused("refused", str(cause or error), {})
+        return Refused(problem(cause.type or "refused", cause.message))
+    return Refused(problem("refused", str(cause or error)))
 
 
 def update_id(case_id: UUID, idempotency_key: str | None) -> str:
@@ -100,7 +108,7 @@ class Journeys:
         self.client, self.task_queue, self.policy = client, task_queue, policy
 
     async def open_case(
-        self, body: dict[str, Any], caller: Caller, idempotency_key: str | None = None
+        self, command: OpenCase, caller: Caller, idempotency_key: str | None = None
     ) -> CommandOutcome:
         case_id = case_id_for(caller, idempotency_key)
         start = WithStartWorkflowOperation(
@@ -110,7 +118,7 @@ class Journeys:
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             task_queue=self.task_queue,
         )
-        request = OpenCaseRequest(case_id, body, caller, idempotency_key)
+        request = OpenCaseRequest(case_id, command, caller, idempotency_key)
         try:
             async with _reaching_temporal():
                 return await self.client.execute_update_with_start_workflow(
@@ -123,20 +131,20 @@ class Journeys:
     async def run(
         self,
         case_id: UUID,
-        name: str,
-        body: dict[str, Any],
+        command: CaseCommand,
         caller: Caller,
         expected_version: int | None = None,
         idempotency_key: str | None = None,
     ) -> CommandOutcome:
+        """Send a command to the case's journey, as an update named after it."""
         handle = self.client.get_workflow_handle(journey_id(case_id))
-        request = CommandRequest(case_id, name, body, caller, expected_version, idempotency_key)
+        request = CommandRequest(case_id, command, caller, expected_version, idempotency_key)
         update = update_id(case_id, idempotency_key)
         try:
             async with _reaching_temporal():
                 return await _retrying(
                     lambda: handle.execute_update(
-                        name, request, id=update, result_type=CommandOutcome
+                        command.name(), request, id=update, result_type=CommandOutcome
                     )
                 )
         except WorkflowUpdateFailedError as error:

@@ -10,6 +10,7 @@ import msgspec
 
 from casework.application import CaseworkApp
 from casework.domain.errors import UnknownCase
+from casework.domain.permissions import Withheld
 from casework.integrity import Verification, recorded_prev_hash
 from casework.store import chain_hash
 
@@ -29,7 +30,7 @@ class HistoryItem(msgspec.Struct, frozen=True):
     recorded_at: datetime
     effective_at: datetime
     actor: ActorRef
-    reason: Any
+    reason: str | Withheld | None
     data: dict[str, Any]
     prev_hash: str
     hash: str

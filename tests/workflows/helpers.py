@@ -9,7 +9,10 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
+import msgspec
+
 from casework.demo import sample_identity_code
+from casework.domain import commands as c
 from casework.domain.commands import Actor
 from workflows.messages import Caller
 
@@ -29,6 +32,16 @@ def new_code() -> str:
 
 def opening(**fields: Any) -> dict[str, Any]:
     return {"identity_code": new_code(), "area": "helsinki", "team": "helsinki-it"} | fields
+
+
+def command(name: str, body: dict[str, Any]) -> c.Command:
+    """The command as the API decodes it from this JSON body."""
+    cls = c.OpenCase if name == "open_case" else c.CASE_COMMANDS[name]
+    return msgspec.json.decode(msgspec.json.encode(body), type=cls)
+
+
+def open_case_command(**fields: Any) -> c.OpenCase:
+    return msgspec.json.decode(msgspec.json.encode(opening(**fields)), type=c.OpenCase)
 
 
 async def eventually(probe: Callable[[], Any], timeout: float = 15.0) -> Any:

@@ -1,106 +1,133 @@
-"""Staff routes on cases: open, read (now or as it stood), run a command, read the history."""
+"""Staff routes on cases: open, list, read (now or as it stood), read the history. The commands on
+a case have a route each (`casework.api.commands`)."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Literal
 from uuid import UUID
 
 import msgspec
 from anyio import to_thread
 from litestar import Controller, Request, Response, get, post
-from litestar.params import FromPath, QueryParameter
-from temporalio.service import RPCError, RPCStatusCode
+from litestar.datastructures import ResponseHeader
+from litestar.params import FromPath, JSONBody, QueryParameter
 
-from casework.api.bodies import decode_body
-from casework.api.deps import ActorDep, NameFilter, NamePath, Services, ServicesDep, request_id
-from casework.api.integrity import integrity_field, integrity_headers
-from casework.application import CommandResult, case_scope, open_case_scope
-from casework.audit import history
-from casework.domain import commands as c
-from casework.domain import events, limits
-from casework.domain.case import ClientCase
-from casework.domain.errors import (
-    CaseworkError,
-    IllegalStep,
-    UnknownCase,
-    UnknownCommand,
-    ValidationFailed,
+from casework.api.bodies import Decoded
+from casework.api.commands import (
+    COMMAND_ERRORS,
+    COMMAND_HEADERS,
+    MAX_VERSION,
+    CommandAnswer,
+    IdempotencyKey,
+    answer,
+    caller_of,
+    checked_key,
+    claimed,
 )
-from casework.domain.permissions import HEALTH_EVENTS, HEALTH_FIELDS, may_see_health, sees_health_of
-from casework.domain.rules import next_steps
-from projections.queries import MAX_LIMIT, list_cases
-from workflows.client import Refused
-from workflows.messages import Caller, CommandOutcome
-
-WITHHELD = {"withheld": "not_permitted"}
-MAX_KEY = 200
-MAX_VERSION = 10**9  # far beyond any case: a larger number is refused, never sent to PostgreSQL
-
-
-def _idempotency_key(request: Request) -> str | None:
-    key = request.headers.get("idempotency-key")
-    if key is not None and not 0 < len(key) <= MAX_KEY:
-        raise ValidationFailed.field("Idempotency-Key", f"give 1 to {MAX_KEY} characters")
-    if key is not None and (message := limits.text_error(key)):
-        raise ValidationFailed.field("Idempotency-Key", message)
-    return key
-
-
-def _if_match(request: Request) -> int | None:
-    value = request.headers.get("if-match")
-    if value is None:
-        return None
-    text = value.removeprefix("W/").strip('"')
-    if not (text.isascii() and text.isdigit() and len(text) <= 10 and 0 < int(text) <= MAX_VERSION):
-        raise ValidationFailed.field("If-Match", 'send the ETag you read, e.g. "3"')
-    return int(text)
+from casework.api.deps import ActorDep, NameFilter, ServicesDep
+from casework.api.integrity import IntegrityField, integrity_field, integrity_headers
+from casework.api.openapi import API_SECURITY
+from casework.api.problems import API_ERRORS, problems
+from casework.application import open_case_scope
+from casework.audit import HistoryItem, history
+from casework.domain import commands as c
+from casework.domain import events, limits, rules
+from casework.domain.case import ClientCase
+from casework.domain.errors import ValidationFailed
+from casework.domain.permissions import (
+    HEALTH_EVENTS,
+    HEALTH_FIELDS,
+    NOT_PERMITTED,
+    Withheld,
+    may_see_health,
+    sees_health_of,
+)
+from casework.domain.state import CaseState, Stage
+from projections.queries import MAX_LIMIT, CaseListItem, list_cases
 
 
-def case_document(case: ClientCase, actor: c.Actor, steps: list[str]) -> dict[str, Any]:
+class CaseDocument(CaseState, kw_only=True):
+    """A case as `GET /api/cases/{id}` shows it: its state, what follows from it (stage, group,
+    F05), the commands this caller may run now, and whether its stored history verifies.
+
+    The health fields are withheld from a caller who may not see them. `stage`, `group` and
+    `f05` are properties of the state; here they are fields, so they are shown."""
+
+    id: UUID
+    stage: Stage
+    next_steps: list[str]
+    integrity: IntegrityField
+    diagnosed: bool | Withheld = False
+    self_assessments: int | Withheld = 0
+    sickness_days_used: int | Withheld | None = None
+    group: Literal["A", "B"] | Withheld | None = None
+    f05: bool | Withheld = False
+
+
+class CasePage(msgspec.Struct, frozen=True):
+    items: list[CaseListItem]
+    next: str | None
+
+
+class HistoryPage(msgspec.Struct, frozen=True):
+    items: list[HistoryItem]
+    next: str | None
+
+
+def case_document(
+    case: ClientCase, actor: c.Actor, steps: list[str], integrity: IntegrityField
+) -> CaseDocument:
     state = case.state
-    doc: dict[str, Any] = {"id": str(case.id)} | msgspec.to_builtins(state)
-    doc |= {"stage": state.stage, "group": state.group, "f05": state.f05, "next_steps": steps}
+    fields = {name: getattr(state, name) for name in state.__struct_fields__}
+    doc = CaseDocument(
+        **fields, id=case.id, stage=state.stage, group=state.group, f05=state.f05,
+        next_steps=steps, integrity=integrity,
+    )  # fmt: skip
     if not sees_health_of(actor, state):
-        doc |= dict.fromkeys(HEALTH_FIELDS, WITHHELD)
+        doc = msgspec.structs.replace(doc, **dict.fromkeys(HEALTH_FIELDS, NOT_PERMITTED))
     return doc
-
-
-def _caller(request: Request, actor: c.Actor) -> Caller:
-    return Caller(actor, correlation_id=request_id(request))
-
-
-def _command_response(
-    outcome: CommandOutcome | CommandResult, status: int = 200
-) -> Response[dict[str, Any]]:
-    headers = {"ETag": f'"{outcome.version}"'}
-    if outcome.replayed:
-        headers["Idempotent-Replayed"] = "true"
-    body = {"id": str(outcome.case_id), "version": outcome.version, "events": outcome.events}
-    return Response(body, status_code=status, headers=headers)
 
 
 class CaseController(Controller):
     path = "/api/cases"
     tags = ["cases"]
+    security = API_SECURITY
 
-    @post("/", operation_id="openCase", summary="Open a case (and start its journey)")
+    @post(
+        "/",
+        operation_id="openCase",
+        summary="Open a case (and start its journey)",
+        dto=Decoded[c.OpenCase],
+        return_dto=None,
+        responses=problems(*COMMAND_ERRORS),
+        response_headers=COMMAND_HEADERS,
+    )
     async def open_case(
-        self, request: Request, services: ServicesDep, actor: ActorDep
-    ) -> Response[dict[str, Any]]:
-        cmd = decode_body(c.OpenCase, await request.body())
-        key = _idempotency_key(request)
-        async with _claimed(services, open_case_scope(actor), key, cmd) as earlier:
+        self,
+        data: JSONBody[c.OpenCase],
+        request: Request,
+        services: ServicesDep,
+        actor: ActorDep,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[CommandAnswer]:
+        """Every failing field is named at once (identity code, area, team), before a journey
+        starts. With an `Idempotency-Key` the case id follows from caller and key, so a retried
+        opening finds the same case."""
+        key = checked_key(idempotency_key)
+        rules.check_open_case(data, services.app.context(actor))
+        async with claimed(services, open_case_scope(actor), key, data) as earlier:
             if earlier:
-                return _command_response(earlier, status=201)
-            outcome = await services.journeys.open_case(
-                msgspec.to_builtins(cmd), _caller(request, actor), key
-            )
-        return _command_response(outcome, status=201)
+                return answer(earlier, status=201)
+            outcome = await services.journeys.open_case(data, caller_of(request, actor), key)
+        return answer(outcome, status=201)
 
-    @get("/", operation_id="listCases", summary="Cases, most recently active first (from a view)")
+    @get(
+        "/",
+        operation_id="listCases",
+        summary="Cases, most recently active first (from a view)",
+        responses=problems(*API_ERRORS),
+    )
     async def list_cases(
         self,
         services: ServicesDep,
@@ -112,7 +139,9 @@ class CaseController(Controller):
         q: Annotated[str | None, QueryParameter(max_length=100)] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)] = 50,
         cursor: Annotated[str | None, QueryParameter(max_length=500)] = None,
-    ) -> dict[str, Any]:
+    ) -> CasePage:
+        """`next` continues the list (a cursor this list did not give out is a 400). Group A/B
+        is withheld from those who may not see health data."""
         page = await to_thread.run_sync(
             lambda: list_cases(
                 services.projections.cases, area=area, team=team, stage=stage, tag=tag, q=q,
@@ -121,14 +150,31 @@ class CaseController(Controller):
         )  # fmt: skip
         shown = []
         for item in page.items:
-            if not may_see_health(actor, item["area"], item["team"], item["assignee"]):
-                item["group"] = WITHHELD
-            elif item["group"] is not None:
-                shown.append(UUID(item["id"]))
+            if not may_see_health(actor, item.area, item.team, item.assignee):
+                item.group = NOT_PERMITTED
+            elif item.group is not None:
+                shown.append(item.id)
         await to_thread.run_sync(services.app.access.record, actor, shown, "health", "listCases")
-        return {"items": page.items, "next": page.next}
+        return CasePage(page.items, page.next)
 
-    @get("/{case_id:uuid}", operation_id="getCase", summary="A case now, or as it stood")
+    @get(
+        "/{case_id:uuid}",
+        operation_id="getCase",
+        summary="A case now, or as it stood",
+        responses=problems(*API_ERRORS, 404),
+        response_headers=[
+            ResponseHeader(
+                name="ETag", value='"3"', description="The version shown", documentation_only=True
+            ),
+            ResponseHeader(
+                name="Casework-Integrity",
+                value="broken; version=7",
+                description="Present when the case's stored history fails verification"
+                " (`broken`) or an admin acknowledged that it did (`acknowledged`)",
+                documentation_only=True,
+            ),
+        ],
+    )
     async def get_case(
         self,
         case_id: FromPath[UUID],
@@ -136,7 +182,10 @@ class CaseController(Controller):
         actor: ActorDep,
         version: Annotated[int | None, QueryParameter(ge=1, le=MAX_VERSION)] = None,
         as_of: Annotated[datetime | None, QueryParameter()] = None,
-    ) -> Response[dict[str, Any]]:
+    ) -> Response[CaseDocument]:
+        """`version`: as it stood at that version (404 beyond its last); `as_of`: as recorded by
+        then. A case whose stored history fails verification says so in `integrity` and in the
+        `Casework-Integrity` header."""
         if as_of is not None and (message := limits.moment_error(as_of)):
             raise ValidationFailed.field("as_of", message)
 
@@ -149,8 +198,8 @@ class CaseController(Controller):
         # The whole chain, on every read: a few milliseconds at 500 events (README).
         integrity = await to_thread.run_sync(services.app.integrity.verify, case_id)
         ctx = services.app.context(actor)
-        steps = next_steps(case.state, ctx) if version is None and as_of is None else []
-        doc = case_document(case, actor, steps) | {"integrity": integrity_field(integrity)}
+        steps = rules.next_steps(case.state, ctx) if version is None and as_of is None else []
+        doc = case_document(case, actor, steps, integrity_field(integrity))
         if sees_health_of(actor, case.state):
             await to_thread.run_sync(
                 services.app.access.record, actor, [case_id], "health", "getCase"
@@ -158,98 +207,33 @@ class CaseController(Controller):
         headers = {"ETag": f'"{case.version}"'} | integrity_headers(integrity)
         return Response(doc, headers=headers)
 
-    @post(
-        "/{case_id:uuid}/commands/{name:str}",
-        operation_id="runCommand",
-        summary="Run a command on a case",
-        status_code=200,
+    @get(
+        "/{case_id:uuid}/history",
+        operation_id="getHistory",
+        summary="Every event of a case",
+        responses=problems(*API_ERRORS, 404),
     )
-    async def run_command(
-        self,
-        case_id: FromPath[UUID],
-        name: NamePath,
-        request: Request,
-        services: ServicesDep,
-        actor: ActorDep,
-    ) -> Response[dict[str, Any]]:
-        cls = c.CASE_COMMANDS.get(name)
-        if cls is None:
-            raise UnknownCommand(name)
-        cmd = decode_body(cls, await request.body())
-        expected, key = _if_match(request), _idempotency_key(request)
-        try:
-            async with _claimed(services, case_scope(case_id), key, cmd) as earlier:
-                if earlier:
-                    return _command_response(earlier)
-                outcome = await services.journeys.run(
-                    case_id, name, msgspec.to_builtins(cmd), _caller(request, actor), expected, key
-                )
-        except Refused as refused:
-            if refused.code == "stale_version" and expected is not None:
-                refused.details["events_since"] = await to_thread.run_sync(
-                    _events_since, services, case_id, expected
-                )
-            raise
-        except RPCError as error:
-            if error.status != RPCStatusCode.NOT_FOUND:
-                raise
-            case = await to_thread.run_sync(services.app.get_case, case_id)
-            if case.state.closed:
-                raise IllegalStep("the case is closed") from None
-            raise UnknownCase(case_id) from None
-        return _command_response(outcome)
-
-    @get("/{case_id:uuid}/history", operation_id="getHistory", summary="Every event of a case")
     async def get_history(
         self,
         case_id: FromPath[UUID],
         services: ServicesDep,
         actor: ActorDep,
-    ) -> dict[str, Any]:
+    ) -> HistoryPage:
+        """Each event with who recorded it, why, when it was recorded and took effect, and its
+        place in the hash chain. Protected fields are withheld from those who may not see them."""
         items = await to_thread.run_sync(history, services.app, case_id)
         allowed = sees_health_of(actor, services.app.get_case(case_id).state)
-        out = []
-        for item in items:
-            doc = msgspec.to_builtins(item)
-            if not allowed:
-                doc["data"] = {
-                    k: WITHHELD if _protected(item.type, k) else v for k, v in doc["data"].items()
-                }
-                if doc["reason"] is not None:
-                    doc["reason"] = WITHHELD
-            out.append(doc)
+        if not allowed:
+            items = [_withhold_protected(item) for item in items]
         if allowed and any(item.type in HEALTH_EVENTS for item in items):
             await to_thread.run_sync(
                 services.app.access.record, actor, [case_id], "health", "getHistory"
             )
-        return {"items": out, "next": None}
+        return HistoryPage(items, None)
 
 
-@contextlib.asynccontextmanager
-async def _claimed(
-    services: Services, scope: str, key: str | None, cmd: c.Command
-) -> AsyncIterator[CommandResult | None]:
-    """Claim the Idempotency-Key in PostgreSQL before the command runs (Temporal
-    de-duplicates within one workflow run only); yield the earlier answer to a retry. A refused
-    command wrote nothing, so its claim is given up."""
-    if key is None:
-        yield None
-        return
-    earlier = await to_thread.run_sync(services.app.claim, scope, key, cmd)
-    try:
-        yield earlier
-    except (Refused, CaseworkError):
-        await to_thread.run_sync(services.app.release, scope, key, cmd)
-        raise
-
-
-def _protected(event_type: str, field: str) -> bool:
-    return field in getattr(getattr(events, event_type, None), "protected", ())
-
-
-def _events_since(services: Services, case_id: UUID, version: int) -> list[dict[str, Any]]:
-    return [
-        {"version": item.version, "type": item.type}
-        for item in history(services.app, case_id)
-        if item.version > version
-    ]
+def _withhold_protected(item: HistoryItem) -> HistoryItem:
+    protected = getattr(getattr(events, item.type, None), "protected", ())
+    data = {k: NOT_PERMITTED if k in protected else v for k, v in item.data.items()}
+    reason = NOT_PERMITTED if item.reason is not None else None
+    return msgspec.structs.replace(item, data=data, reason=reason)
