@@ -78,7 +78,9 @@ async def drive_journey(
         case_id, command("record_screening", {"answers": {"q": "a"}, "concern": True}), STAFF
     )
     # Refused by the validator (not in the history) and by the write itself (in the history).
-    bad_step = journeys.run(case_id, command("accept_handoff", {"handoff_id": "handoff-9"}), keva)
+    bad_step = journeys.run(
+        case_id, command("start_coaching", {"coaching_id": "coaching-9"}), STAFF
+    )
     await expect_refusal(bad_step, "illegal_step")
     stale = journeys.run(case_id, command("add_note", {"text": "x"}), STAFF, expected_version=1)
     await expect_refusal(stale, "stale_version")

@@ -21,6 +21,7 @@ from temporalio.api.update.v1 import Input, Meta, Request, WaitPolicy
 from temporalio.api.workflowservice.v1 import UpdateWorkflowExecutionRequest
 from temporalio.client import Client, WorkflowHistory
 
+from casework.domain import commands as c
 from casework.domain.policy import shipped_policy
 from tests.workflows.helpers import STAFF, command, new_code, open_case_command, partner
 from workflows.client import Journeys, Refused, case_id_for
@@ -215,7 +216,7 @@ async def send_raw_update(
             wait_policy=WaitPolicy(lifecycle_stage=COMPLETED),
             request=Request(
                 meta=Meta(update_id=str(uuid.uuid4()), identity="privacy-test"),
-                input=Input(name=request.name, args=Payloads(payloads=payloads)),
+                input=Input(name=request.command.name(), args=Payloads(payloads=payloads)),
             ),
         )
     )
@@ -237,10 +238,9 @@ async def test_a_validators_refusal_crosses_the_server_sealed(journeys, plain_cl
         outcome = await journeys.run(case_id, command(name, body), STAFF)
     handoff_id = outcome.state.handoffs[0].id
     refused = [
-        (CommandRequest(case_id, "record_sickness_allowance", {"days_used": 100}, STAFF),
+        (CommandRequest(case_id, c.RecordSicknessAllowance(days_used=100), STAFF),
          "validation_failed"),
-        (CommandRequest(case_id, "accept_handoff", {"handoff_id": handoff_id}, keva),
-         "illegal_step"),
+        (CommandRequest(case_id, c.AcceptHandoff(handoff_id=handoff_id), keva), "illegal_step"),
     ]  # fmt: skip
     converter = data_converter(master_key)
     for request, code in refused:
