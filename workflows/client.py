@@ -69,11 +69,11 @@ async def _reaching_temporal() -> AsyncIterator[None]:
 
 def _refused(error: WorkflowUpdateFailedError) -> Refused:
     cause = error.cause
-    if isinstance(cause, ApplicationError) and cause.details:
+    if not isinstance(cause, ApplicationError):
+        return Refused(problem("refused", str(cause or error)))
+    with contextlib.suppress(IndexError, msgspec.ValidationError):
         return Refused(msgspec.convert(cause.details[0], Problem))  # `activities.refusal`
-    if isinstance(cause, ApplicationError):
-        return Refused(problem(cause.type or "refused", cause.message))
-    return Refused(problem("refused", str(cause or error)))
+    return Refused(problem(cause.type or "refused", cause.message))
 
 
 def update_id(case_id: UUID, idempotency_key: str | None) -> str:

@@ -20,10 +20,10 @@ from casework.api.commands import (
     MAX_VERSION,
     CommandAnswer,
     IdempotencyKey,
-    answer,
     caller_of,
     checked_key,
     claimed,
+    command_response,
 )
 from casework.api.deps import ActorDep, NameFilter, ServicesDep
 from casework.api.integrity import IntegrityField, integrity_field, integrity_headers
@@ -118,9 +118,9 @@ class CaseController(Controller):
         rules.check_open_case(data, services.app.context(actor))
         async with claimed(services, open_case_scope(actor), key, data) as earlier:
             if earlier:
-                return answer(earlier, status=201)
+                return command_response(earlier, status=201)
             outcome = await services.journeys.open_case(data, caller_of(request, actor), key)
-        return answer(outcome, status=201)
+        return command_response(outcome, status=201)
 
     @get(
         "/",

@@ -92,7 +92,9 @@ class CommandAnswer(msgspec.Struct, frozen=True):
     created: dict[str, str]
 
 
-def answer(outcome: CommandOutcome | CommandResult, status: int = 200) -> Response[CommandAnswer]:
+def command_response(
+    outcome: CommandOutcome | CommandResult, status: int = 200
+) -> Response[CommandAnswer]:
     headers = {"ETag": f'"{outcome.version}"'}
     if outcome.replayed:
         headers["Idempotent-Replayed"] = "true"
@@ -156,7 +158,7 @@ async def run_command(
     try:
         async with claimed(services, case_scope(case_id), key, cmd) as earlier:
             if earlier:
-                return answer(earlier)
+                return command_response(earlier)
             outcome = await services.journeys.run(
                 case_id, cmd, caller_of(request, actor), expected, key
             )
@@ -172,7 +174,7 @@ async def run_command(
         if case.state.closed:
             raise IllegalStep("the case is closed") from None
         raise UnknownCase(case_id) from None
-    return answer(outcome)
+    return command_response(outcome)
 
 
 def _events_since(services: Services, case_id: UUID, version: int) -> list[EventSince]:

@@ -15,7 +15,7 @@ from msgspec import UNSET, UnsetType
 
 from casework.api.auth import NotAuthenticated
 from casework.api.deps import ServicesDep, actor_of
-from casework.api.problems import answer, problems
+from casework.api.problems import problem_response, problems
 from casework.domain.permissions import READERS
 from casework.problems import Problem, problem
 from projections.runner import ViewStatus
@@ -46,7 +46,7 @@ async def health(services: ServicesDep) -> Response[Health]:
     if not down:
         return Response(Health("ok", components or UNSET))
     detail = f"{', '.join(down)} down; casework is restarting it"
-    return answer(problem("unavailable", detail, kind=ServerDown, components=components))
+    return problem_response(problem("unavailable", detail, kind=ServerDown, components=components))
 
 
 CHECK_SECONDS = 2.0  # a server that hangs (rather than refuses) must not hang /ready
@@ -145,7 +145,7 @@ async def ready(request: Request, services: ServicesDep) -> Response[Ready]:
         details = {"checks": checks, "lag": lag}
     if failing:
         detail = "not ready: " + ", ".join(failing) if details else "not ready"
-        return answer(problem("unavailable", detail, kind=NotReady, **details))
+        return problem_response(problem("unavailable", detail, kind=NotReady, **details))
     status = "degraded" if any(v != "ok" for v in degraded.values()) else "ready"
     return Response(Ready(status, **details))
 

@@ -34,7 +34,7 @@ class Malformed(CaseworkError):
     code = "malformed"
 
 
-def answer(problem: Problem) -> Response[Problem]:
+def problem_response(problem: Problem) -> Response[Problem]:
     """A problem as the response: its status, problem+json, and `Retry-After` on a 503."""
     headers = {"Retry-After": RETRY_AFTER} if problem.status == 503 else {}
     return Response(problem, status_code=problem.status, media_type=PROBLEM_JSON, headers=headers)
@@ -49,11 +49,11 @@ def problems(*statuses: int, kind: type[Problem] = Problem) -> dict[int, Respons
 
 
 def on_casework_error(_: Request, error: CaseworkError) -> Response[Problem]:
-    return answer(problem_of(error))
+    return problem_response(problem_of(error))
 
 
 def on_refused(_: Request, refused: Refused) -> Response[Problem]:
-    return answer(refused.problem)
+    return problem_response(refused.problem)
 
 
 def on_http_exception(request: Request, error: HTTPException) -> Response[Problem]:
@@ -64,7 +64,7 @@ def on_http_exception(request: Request, error: HTTPException) -> Response[Proble
         status, "http_error"
     )
     detail = error.detail if status != 500 else "something went wrong on our side"
-    return answer(problem(code, detail or TITLES.get(status, "error"), status))
+    return problem_response(problem(code, detail or TITLES.get(status, "error"), status))
 
 
 def _parameter_errors(request: Request, error: ValidationException) -> list[FieldError]:
@@ -87,18 +87,20 @@ def _parameter_name(request: Request, key: str) -> str:
 def on_unavailable(request: Request, error: Exception) -> Response[Problem]:
     log.warning("dependency unavailable", error=type(error).__name__, path=request.url.path)
     detail = "a service casework depends on is not answering; try again"
-    return answer(problem("unavailable", detail))
+    return problem_response(problem("unavailable", detail))
 
 
 def on_rpc_error(request: Request, error: RPCError) -> Response[Problem]:
     if error.status == RPCStatusCode.NOT_FOUND:
-        return answer(problem("not_found", "no such case (or its journey is not running)"))
+        return problem_response(
+            problem("not_found", "no such case (or its journey is not running)")
+        )
     return on_unavailable(request, error)
 
 
 def on_unexpected(request: Request, error: Exception) -> Response[Problem]:
     log.error("unexpected error", error=type(error).__name__, path=request.url.path)
-    return answer(problem("internal_error", "something went wrong on our side"))
+    return problem_response(problem("internal_error", "something went wrong on our side"))
 
 
 EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
