@@ -56,4 +56,4 @@ async def test_generated_requests_to_every_operation_get_the_answers_the_openapi
         with capture.global_and_fixture_disabled():
             terminal.write_line(report)
     assert total >= MIN_REQUESTS, report
-    assert not [status for status in summary["statuses"] if int(status) >= 500], report
+    assert not [status for status in summary["statuses"] if status.startswith("5")], report

@@ -69,7 +69,7 @@ IdempotencyKey = Annotated[
     ),
 ]
 COMMAND_HEADERS = [
-    # Documented, not set by Litestar: `answer` sets them. A value gives each its schema.
+    # Documented only: `command_response` sets them. A value gives each its schema.
     ResponseHeader(
         name="ETag", value='"3"', description="The case's new version", documentation_only=True
     ),
