@@ -1,10 +1,11 @@
 """The views staff, coordinators and partners work from, folded from each case's events.
 
 One projection keeps three tables in step, in one transaction per event: the case list, the
-waiting steps with their deadlines (stalled ones and those at risk), and the partners' inboxes of
-open handoffs. The case's plain state is folded with the domain's own `evolve`, so the views can
-never disagree with the aggregate. Health data stays out: sickness-allowance days are not kept,
-and an inbox row points at the sealed event holding the handoff's payload instead of copying it.
+waiting steps with their deadlines (stalled ones and those at risk), and the partners' inboxes
+(every handoff as the partner's task, filed under its state: `domain/tasks.py`). The case's plain
+state is folded with the domain's own `evolve`, so the views can never disagree with the
+aggregate. Health data stays out: sickness-allowance days are not kept, and an inbox row points
+at the sealed event holding the handoff's payload instead of copying it.
 """
 
 from __future__ import annotations
@@ -19,14 +20,19 @@ from psycopg.rows import DictRow
 from psycopg.types.json import Jsonb
 
 from casework.domain import events as e
+from casework.domain import stalls
 from casework.domain.policy import StallPolicy
-from casework.domain.rules import OPEN_HANDOFF, waiting_steps
+from casework.domain.rules import waiting_steps
 from casework.domain.state import CaseState
+from casework.domain.tasks import task_state
 from projections.view import View, topics_of
 
 
 class CaseViews(View):
     name = "cases"
+    # 3: the queue shows who acknowledged a stall; the inbox keeps every handoff, with its task
+    # state and waiting step
+    version = 3
     topics = topics_of(e.CaseOpened, e.CaseEvent)
     ddl = (
         """CREATE TABLE IF NOT EXISTS {table} (
@@ -58,6 +64,8 @@ class CaseViews(View):
             due timestamptz NOT NULL,
             stalled boolean NOT NULL,
             escalated boolean NOT NULL,
+            acknowledged_by text,
+            acknowledged_at timestamptz,
             PRIMARY KEY (case_id, step, item)
         )""",
         # The queue's order within an area: stalled first, oldest first.
@@ -68,15 +76,22 @@ class CaseViews(View):
             handoff_id text NOT NULL,
             partner text NOT NULL,
             status text NOT NULL,
+            state text NOT NULL,
+            active boolean NOT NULL,
             area text NOT NULL,
             since timestamptz NOT NULL,
             requested_version integer NOT NULL,
             shares jsonb NOT NULL,
+            step text,
+            waiting_on text,
             due timestamptz,
             PRIMARY KEY (case_id, handoff_id)
         )""",
-        "CREATE INDEX IF NOT EXISTS {table}_inbox_partner"
-        " ON {table}_inbox (partner, since, case_id)",
+        # A partner's pages: the work in hand (every state but closed), or one state.
+        "CREATE INDEX IF NOT EXISTS {table}_inbox_active"
+        " ON {table}_inbox (partner, active, since, case_id, handoff_id)",
+        "CREATE INDEX IF NOT EXISTS {table}_inbox_state"
+        " ON {table}_inbox (partner, state, since, case_id, handoff_id)",
     )
 
     def __init__(self, datastore: Any, policy: StallPolicy, suffix: str = "") -> None:
@@ -167,19 +182,19 @@ class CaseViews(View):
         for state in states:
             for wait in waiting_steps(state):
                 stall = state.stall(wait.step, wait.item)
-                deadline = self.policy.deadline
-                due = stall.due if stall else deadline(wait.step, wait.since, wait.partner)
+                due = stalls.due(state, wait, self.policy)
                 rows.append((
                     state.case_id, wait.step, wait.item or "", state.area, state.team,
                     wait.partner, wait.waiting_on, wait.since, due, stall is not None,
-                    bool(stall and stall.escalated),
+                    bool(stall and stall.escalated), stall and stall.acknowledged_by,
+                    stall and stall.acknowledged_at,
                 ))  # fmt: skip
         if rows:
             curs.executemany(
                 self.sql(
                     "INSERT INTO {table}_waits (case_id, step, item, area, team, partner,"
-                    " waiting_on, since, due, stalled, escalated)"
-                    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                    " waiting_on, since, due, stalled, escalated, acknowledged_by,"
+                    " acknowledged_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
                 ),
                 rows,
             )
@@ -187,7 +202,7 @@ class CaseViews(View):
     def _write_inbox(
         self, curs: Cursor[DictRow], states: list[CaseState], handoffs: _Handoffs
     ) -> None:
-        """Replace the touched cases' inbox rows with their open handoffs."""
+        """Replace the touched cases' inbox rows: one per handoff, open or closed."""
         curs.execute(
             self.sql(
                 "DELETE FROM {table}_inbox WHERE case_id = ANY(%s)"
@@ -201,24 +216,26 @@ class CaseViews(View):
             )  # fmt: skip
         rows = []
         for state in states:
-            if state.closed:
-                continue
-            waits = {w.item: w for w in waiting_steps(state) if w.waiting_on == "partner"}
+            waits = {w.item: w for w in waiting_steps(state) if w.item}
             for handoff in state.handoffs:
-                if handoff.status not in OPEN_HANDOFF:
-                    continue
                 version, shares = handoffs.payload(state.case_id, handoff.id)
                 wait = waits.get(handoff.id)
-                due = self.policy.deadline(wait.step, wait.since, wait.partner) if wait else None
+                task = task_state(state, handoff)
+                step, waiting_on, due = (
+                    (wait.step, wait.waiting_on, stalls.due(state, wait, self.policy))
+                    if wait else (None, None, None)
+                )  # fmt: skip
                 rows.append((
-                    state.case_id, handoff.id, handoff.partner, handoff.status, state.area,
-                    handoff.since, version, Jsonb(list(shares)), due,
+                    state.case_id, handoff.id, handoff.partner, handoff.status, task,
+                    task != "closed", state.area, handoff.since, version, Jsonb(list(shares)),
+                    step, waiting_on, due,
                 ))  # fmt: skip
         if rows:
             curs.executemany(
                 self.sql(
-                    "INSERT INTO {table}_inbox (case_id, handoff_id, partner, status, area, since,"
-                    " requested_version, shares, due) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                    "INSERT INTO {table}_inbox (case_id, handoff_id, partner, status, state,"
+                    " active, area, since, requested_version, shares, step, waiting_on, due)"
+                    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
                 ),
                 rows,
             )

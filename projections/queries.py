@@ -1,4 +1,5 @@
-"""Reads of the case views: the lists people work from. Plain SQL over the view tables."""
+"""Reads of the case views: the lists people work from. Plain SQL over the view tables; each item
+is the Struct the API answers with."""
 
 from __future__ import annotations
 
@@ -10,16 +11,25 @@ from uuid import UUID
 import msgspec
 
 from casework.domain.calendar import add_working_days
+from casework.domain.commands import ItemId
 from casework.domain.errors import CaseworkError
 from casework.domain.permissions import Withheld
 from casework.domain.state import Stage
+from casework.domain.tasks import TaskState
 from projections.cases import CaseViews
 from projections.employers import EmployerViews
 
 MAX_LIMIT = 500
+_Moment = Annotated[datetime, msgspec.Meta(tz=True)]
+_CaseCursor = tuple[_Moment, UUID]
+"""Where a page of the case list ended: the last case's activity and id."""
+_QueueCursor = tuple[bool, _Moment, UUID, str, str]
+"""… of the stalled queue: stalled, since, case, step, item."""
+_EmployerCursor = tuple[int, str, UUID]
+"""… of the employers: open vacancies, name, id."""
 T = TypeVar("T")
-_Cursor = tuple[Annotated[datetime, msgspec.Meta(tz=True)], UUID]
-"""Where a page ended: the last case's activity and id."""
+_InboxCursor = tuple[_Moment, UUID, ItemId]
+"""… of an inbox: the last task's time, case and handoff."""
 
 
 class Tracks(msgspec.Struct, frozen=True):
@@ -48,6 +58,13 @@ class CaseListItem(msgspec.Struct):
     version: int
 
 
+class Acknowledged(msgspec.Struct, frozen=True):
+    """Who of the coordinators saw a stall, and when."""
+
+    by: str
+    at: datetime
+
+
 class QueueItem(msgspec.Struct, frozen=True):
     """A step of a case that waits: on whom, since when, by when, how late."""
 
@@ -62,6 +79,7 @@ class QueueItem(msgspec.Struct, frozen=True):
     due: datetime
     stalled: bool
     escalated: bool
+    acknowledged: Acknowledged | None
     days_late: float
     reason: str
 
@@ -91,11 +109,19 @@ class InvalidCursor(CaseworkError):
         super().__init__("the cursor is not one this list gave out: start again without it")
 
 
-def _uncursor(cursor: str) -> tuple[datetime, UUID]:
+def _uncursor(cursor: str, shape: type[T]) -> T:
     try:
-        return msgspec.json.decode(base64.urlsafe_b64decode(cursor.encode()), type=_Cursor)
+        return msgspec.json.decode(base64.urlsafe_b64decode(cursor.encode()), type=shape)
     except ValueError:  # not base64, not JSON or not a position: each is a ValueError
         raise InvalidCursor() from None
+
+
+def _after(descending: str, *ascending: str) -> str:
+    """The keyset condition for `ORDER BY descending DESC, ascending…`: the rows after a cursor,
+    given the cursor's first value twice and then the rest."""
+    rest = ", ".join(ascending)
+    marks = ", ".join(["%s"] * len(ascending))
+    return f"({descending} < %s OR ({descending} = %s AND ({rest}) > ({marks})))"
 
 
 def list_cases(
@@ -122,7 +148,7 @@ def list_cases(
         params.append(f"%{q.lower()}%")
     if cursor:
         where.append("(last_activity, case_id) < (%s, %s)")
-        params += _uncursor(cursor)
+        params += list(_uncursor(cursor, _CaseCursor))
     query = views.sql(
         "SELECT case_id, area, team, assignee, stage, tasmatyo, grp, tracks, opened_at,"
         " last_activity, version FROM {table} WHERE " + " AND ".join(where) +
@@ -158,20 +184,30 @@ def stalled_queue(
     partner: str | None = None,
     at_risk_days: int = 0,
     limit: int = 50,
+    cursor: str | None = None,
 ) -> Page[QueueItem]:
-    """Stalled steps, oldest first, with how late they are; plus steps due within `at_risk_days`."""
+    """Stalled steps, oldest first, with how late they are; plus steps due within `at_risk_days`.
+    Keyset-paged."""
     where, params = ["(stalled OR due <= %s)"], [add_working_days(now, at_risk_days)]
     for column, value in (("area", area), ("team", team), ("step", step), ("partner", partner)):
         if value is not None:
             where.append(f"{column} = %s")
             params.append(value)
+    if cursor:
+        stalled, *rest = _uncursor(cursor, _QueueCursor)
+        where.append(_after("stalled", "since", "case_id", "step", "item"))
+        params += [stalled, stalled, *rest]
     query = views.sql(
         "SELECT * FROM {table}_waits WHERE " + " AND ".join(where) +
-        " ORDER BY stalled DESC, since ASC, case_id LIMIT %s"
+        " ORDER BY stalled DESC, since, case_id, step, item LIMIT %s"
     )  # fmt: skip
     with views.datastore.transaction(commit=False) as curs:
-        curs.execute(query, [*params, limit])
+        curs.execute(query, [*params, limit + 1])
         rows = curs.fetchall()
+    more, rows = rows[limit:], rows[:limit]
+    last = rows[-1] if rows and more else None
+    after = [last["stalled"], last["since"].isoformat(), str(last["case_id"]), last["step"],
+             last["item"]] if last else None  # fmt: skip
     items = []
     for r in rows:
         late = (now - r["due"]).total_seconds()
@@ -179,11 +215,13 @@ def stalled_queue(
             case_id=r["case_id"], step=r["step"], item=r["item"] or None, area=r["area"],
             team=r["team"], partner=r["partner"], waiting_on=r["waiting_on"], since=r["since"],
             due=r["due"], stalled=r["stalled"], escalated=r["escalated"],
+            acknowledged=Acknowledged(r["acknowledged_by"], r["acknowledged_at"])
+                         if r["acknowledged_by"] else None,
             days_late=round(late / 86400, 1) if late > 0 else 0,
             reason=f"{r['step'].replace('_', ' ')}: waiting on {r['waiting_on']}"
                    f" since {r['since']:%Y-%m-%d}",
         ))  # fmt: skip
-    return Page(items, None)
+    return Page(items, _cursor(after) if after else None)
 
 
 def faulted_journeys(views: CaseViews, case_ids: list[UUID]) -> list[QueueItem]:
@@ -200,7 +238,7 @@ def faulted_journeys(views: CaseViews, case_ids: list[UUID]) -> list[QueueItem]:
         QueueItem(
             case_id=r["case_id"], step="journey", item=None, area=r["area"], team=r["team"],
             partner=None, waiting_on="casework", since=r["last_activity"],
-            due=r["last_activity"], stalled=True, escalated=True, days_late=0,
+            due=r["last_activity"], stalled=True, escalated=True, acknowledged=None, days_late=0,
             reason="the journey cannot run: its deadlines are not watched until the operators"
                    " fix it (Temporal reports its workflow task failing)",
         )
@@ -208,29 +246,66 @@ def faulted_journeys(views: CaseViews, case_ids: list[UUID]) -> list[QueueItem]:
     ]  # fmt: skip
 
 
-def partner_inbox(views: CaseViews, partner: str, limit: int = 50) -> list[dict[str, Any]]:
-    """Open handoff tasks of one partner, oldest first."""
+def partner_inbox(
+    views: CaseViews,
+    partner: str,
+    state: TaskState | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> Page[dict[str, Any]]:
+    """One partner's tasks in one state (None: every state but closed), keyset-paged: the work in
+    hand oldest first, closed tasks the most recently closed first. Items hold the view's row."""
+    where, params = ["partner = %s"], [partner]
+    if state is None:
+        where.append("active")
+    else:
+        where.append("state = %s")
+        params.append(state)
+    newest_first = state == "closed"
+    if cursor:
+        where.append(f"(since, case_id, handoff_id) {'<' if newest_first else '>'} (%s, %s, %s)")
+        params += list(_uncursor(cursor, _InboxCursor))
+    order = "DESC" if newest_first else "ASC"
     query = views.sql(
-        "SELECT * FROM {table}_inbox WHERE partner = %s ORDER BY since ASC, case_id LIMIT %s"
-    )
+        "SELECT * FROM {table}_inbox WHERE " + " AND ".join(where) +
+        f" ORDER BY since {order}, case_id {order}, handoff_id {order} LIMIT %s"
+    )  # fmt: skip
     with views.datastore.transaction(commit=False) as curs:
-        curs.execute(query, (partner, limit))
-        return list(curs.fetchall())
+        curs.execute(query, [*params, limit + 1])
+        rows = [dict(row) for row in curs.fetchall()]
+    last = rows[limit - 1] if len(rows) > limit else None
+    position = last and [last["since"].isoformat(), str(last["case_id"]), last["handoff_id"]]
+    return Page(rows[:limit], _cursor(position) if position else None)
 
 
 def employers_for_matching(
-    views: EmployerViews, *, sector: str | None = None, area: str | None = None, limit: int = 50
-) -> list[EmployerItem]:
-    """Employers carrying the interest tag, those with open vacancies first."""
+    views: EmployerViews,
+    *,
+    sector: str | None = None,
+    area: str | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> Page[EmployerItem]:
+    """Employers carrying the interest tag, those with open vacancies first. Keyset-paged."""
     where, params = ["interested"], []
     for column, value in (("sector", sector), ("area", area)):
         if value is not None:
             where.append(f"{column} = %s")
             params.append(value)
+    if cursor:
+        vacancies, *rest = _uncursor(cursor, _EmployerCursor)
+        where.append(_after("open_vacancies", "name", "employer_id"))
+        params += [vacancies, vacancies, *rest]
     query = views.sql(
         "SELECT employer_id, business_id, name, sector, area, open_vacancies FROM {table}"
-        " WHERE " + " AND ".join(where) + " ORDER BY open_vacancies DESC, name LIMIT %s"
-    )
+        " WHERE " + " AND ".join(where) +
+        " ORDER BY open_vacancies DESC, name, employer_id LIMIT %s"
+    )  # fmt: skip
     with views.datastore.transaction(commit=False) as curs:
-        curs.execute(query, [*params, limit])
-        return [EmployerItem(**row) for row in curs.fetchall()]
+        curs.execute(query, [*params, limit + 1])
+        rows = curs.fetchall()
+    more, rows = rows[limit:], rows[:limit]
+    last = rows[-1] if rows and more else None
+    after = [last["open_vacancies"], last["name"], str(last["employer_id"])] if last else None
+    items = [EmployerItem(**row) for row in rows]
+    return Page(items, _cursor(after) if after else None)

@@ -21,7 +21,7 @@ from temporalio.testing import TimeSkippingConfig, WorkflowEnvironment
 from casework.application import CaseworkApp
 from casework.db import Database, create_database, start_embedded, stop_embedded
 from workflows.converter import data_converter
-from workflows.devserver import TASK_PROBLEMS_CONFIG, temporal_binary
+from workflows.devserver import SEARCH_ATTRIBUTES, TASK_PROBLEMS_CONFIG, temporal_binary
 from workflows.worker import build_worker
 
 # Tests write nothing into the tree: no example database, and hypothesis's caches in /tmp.
@@ -70,6 +70,7 @@ async def temporal(master_key: bytes) -> AsyncIterator[WorkflowEnvironment]:
         dev_server_extra_args=[
             "--dynamic-config-value", "frontend.WorkflowTimeSkippingEnabled=true",
             "--dynamic-config-value", f"{TASK_PROBLEMS_CONFIG}=2",
+            *SEARCH_ATTRIBUTES,
         ],
         data_converter=data_converter(master_key),
     )  # fmt: skip

@@ -24,12 +24,15 @@ from casework.domain.policy import StallPolicy
 from casework.problems import Problem, problem
 from workflows.journey import JourneyWorkflow
 from workflows.messages import (
+    POLICY_VERSION,
+    RUNNING_JOURNEYS,
     Caller,
     CommandOutcome,
     CommandRequest,
     JourneyInput,
     OpenCaseRequest,
     journey_id,
+    policy_attributes,
 )
 
 CASE_NAMESPACE = UUID("8f0d6c1e-3a52-4c55-9a57-4a0f3c8f2b10")
@@ -117,6 +120,7 @@ class Journeys:
             id=journey_id(case_id),
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             task_queue=self.task_queue,
+            search_attributes=policy_attributes(self.policy),
         )
         request = OpenCaseRequest(case_id, command, caller, idempotency_key)
         try:
@@ -149,6 +153,52 @@ class Journeys:
                 )
         except WorkflowUpdateFailedError as error:
             raise _refused(error) from None
+
+    async def journeys_by_policy(self, scan: int = 1000) -> dict[str | None, int]:
+        """How many running journeys run each policy version (None: started before journeys
+        carried their version). Versions other than the one in force are found by listing up to
+        `scan` journeys that run another; each version is then counted exactly."""
+        running = f"{RUNNING_JOURNEYS} AND TaskQueue = '{self.task_queue}'"
+        elsewhere = f"{running} AND {POLICY_VERSION.name} != '{self.policy.version}'"
+        versions: set[str | None] = {self.policy.version}
+        async with _reaching_temporal():
+            async for found in self.client.list_workflows(elsewhere, limit=scan):
+                versions.add(found.typed_search_attributes.get(POLICY_VERSION))
+            counts: dict[str | None, int] = {}
+            for version in sorted(versions, key=lambda v: v or ""):
+                if version is None:
+                    continue
+                query = f"{running} AND {POLICY_VERSION.name} = '{version}'"
+                counts[version] = (await self.client.count_workflows(query)).count
+            unversioned = f"{running} AND {POLICY_VERSION.name} IS NULL"
+            if missing := (await self.client.count_workflows(unversioned)).count:
+                counts[None] = missing
+        return counts
+
+    async def migrate(self, from_version: str | None, concurrency: int = 20) -> int:
+        """Move every running journey on `from_version` (None: those without a version) to the
+        policy in force; how many were told. A journey that ends meanwhile is skipped."""
+        running = f"{RUNNING_JOURNEYS} AND TaskQueue = '{self.task_queue}'"
+        query = (
+            f"{running} AND {POLICY_VERSION.name} IS NULL"
+            if from_version is None
+            else f"{running} AND {POLICY_VERSION.name} = '{from_version}'"
+        )
+        told = 0
+        gate = asyncio.Semaphore(concurrency)
+
+        async def tell(workflow_id: str) -> None:
+            nonlocal told
+            async with gate:
+                handle = self.client.get_workflow_handle(workflow_id)
+                with contextlib.suppress(RPCError):  # it closed meanwhile
+                    await handle.signal(JourneyWorkflow.migrate_policy, self.policy)
+                    told += 1
+
+        async with _reaching_temporal():
+            ids = [found.id async for found in self.client.list_workflows(query)]
+            await asyncio.gather(*(tell(workflow_id) for workflow_id in ids))
+        return told
 
     async def with_task_problems(self, limit: int = 20) -> tuple[int, list[str]] | None:
         """How many of our workflows have tasks that keep failing, and the first ids: a

@@ -16,6 +16,8 @@ STOP_SECONDS = 10.0
 # the TemporalReportedProblems search attribute, which /ready and /metrics count.
 TASK_PROBLEMS_CONFIG = "system.numConsecutiveWorkflowTaskProblemsToTriggerSearchAttribute"
 TASK_PROBLEMS_AFTER = 3
+SEARCH_ATTRIBUTES = ["--search-attribute", "CaseworkPolicyVersion=Keyword"]
+"""Ours, registered at start (`messages.POLICY_VERSION`); a cluster's operator creates them once."""
 
 
 def temporal_binary() -> Path:
@@ -81,6 +83,7 @@ class DevServer:
             # Updates on a workflow are fast; let callers use many at once.
             "--dynamic-config-value", "frontend.enableUpdateWorkflowExecution=true",
             "--dynamic-config-value", f"{TASK_PROBLEMS_CONFIG}={TASK_PROBLEMS_AFTER}",
+            *SEARCH_ATTRIBUTES,
         ]  # fmt: skip
         return children.spawn(argv, signal.SIGTERM, (self.data_dir / "temporal.log").open("ab"))
 

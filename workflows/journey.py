@@ -30,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
     from casework.domain.state import CaseState
     from workflows.activities import refusal
     from workflows.messages import (
+        POLICY_VERSION,
         CaseChanged,
         CommandOutcome,
         CommandRequest,
@@ -235,6 +236,7 @@ class JourneyWorkflow:
         """Move this journey to another policy version (running journeys keep theirs otherwise)."""
         self.policy = policy
         self.changed = True
+        workflow.upsert_search_attributes([POLICY_VERSION.value_set(policy.version)])
 
     @workflow.query
     def current_state(self) -> CaseState | None:

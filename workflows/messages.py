@@ -10,10 +10,19 @@ from datetime import datetime
 from uuid import UUID
 
 import msgspec
+from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 
 from casework.domain.commands import Actor, CaseCommand, OpenCase
 from casework.domain.policy import StallPolicy
 from casework.domain.state import CaseState
+
+RUNNING_JOURNEYS = "WorkflowType = 'JourneyWorkflow' AND ExecutionStatus = 'Running'"
+POLICY_VERSION = SearchAttributeKey.for_keyword("CaseworkPolicyVersion")
+"""The stall policy version a journey runs: coordinators see who runs which, and move them."""
+
+
+def policy_attributes(policy: StallPolicy) -> TypedSearchAttributes:
+    return TypedSearchAttributes([SearchAttributePair(POLICY_VERSION, policy.version)])
 
 
 class Caller(msgspec.Struct, frozen=True):

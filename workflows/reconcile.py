@@ -16,9 +16,8 @@ from temporalio.service import RPCError, RPCStatusCode
 from casework.application import CaseworkApp
 from workflows.client import Journeys
 from workflows.journey import JourneyWorkflow
-from workflows.messages import JourneyInput, journey_id
+from workflows.messages import RUNNING_JOURNEYS, JourneyInput, journey_id, policy_attributes
 
-RUNNING_JOURNEYS = "WorkflowType = 'JourneyWorkflow' AND ExecutionStatus = 'Running'"
 WATCH_SECONDS = 10.0
 log = structlog.get_logger("casework.journeys")
 
@@ -73,6 +72,7 @@ async def reconcile(
             id=workflow_id,
             task_queue=journeys.task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            search_attributes=policy_attributes(journeys.policy),
         )
         report.restarted.append(case_id)
     report.orphaned = sorted(running - set(open_cases))

@@ -32,6 +32,7 @@ from casework.domain.events import CaseClosed, created_items
 from casework.domain.state import CaseState
 from casework.integrity import Integrity
 from casework.keys import KeyRing, derive_key
+from casework.partner_tasks import TaskIds
 from casework.register import ClientRegister
 from casework.store import (
     SCHEMA,
@@ -40,6 +41,7 @@ from casework.store import (
     ChainedEventStore,
     casework_transcoder,
 )
+from casework.webhooks import PartnerWebhooks
 
 SNAPSHOT_INTERVAL = 50
 CONFLICT_ATTEMPTS = 5
@@ -76,9 +78,12 @@ class CaseworkApp(Application[UUID]):
         self.mapper.keyring = self.keyring  # type: ignore[attr-defined]
         self.clients = ClientRegister(self.keyring)
         self.access = AccessLog(datastore)
+        self.tasks = TaskIds.from_master_key(master_key)
+        self.webhooks = PartnerWebhooks(datastore, derive_key(master_key, "partner-webhooks"))
         self.keyring.create_schema()
         self.clients.create_schema()
         self.access.create_schema()
+        self.webhooks.create_schema()
         with datastore.transaction(commit=True) as curs:
             curs.execute(SCHEMA)
         self.integrity.create_schema()

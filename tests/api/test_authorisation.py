@@ -20,7 +20,9 @@ from casework.domain.permissions import (
     may_see_health,
     route_refusal,
 )
+from casework.partner_tasks import TaskIds
 from tests.workflows.helpers import new_code
+from tests.workflows.record_histories import MASTER_KEY
 
 AREA, TEAM, ASSIGNEE = "helsinki", "helsinki-it", "anna"
 HANDOFF_PARTNERS = ["kela"]
@@ -70,6 +72,23 @@ def opening() -> dict[str, Any]:
     return {"identity_code": new_code(), "area": AREA, "team": TEAM, "assignee": ASSIGNEE}
 
 
+def kela_task(case: str, action: str = "") -> str:
+    """The path of the case's Kela handoff (its request is the case's fifth event)."""
+    task = TaskIds.from_master_key(MASTER_KEY).id_of(case, "handoff-5")
+    return f"/api/partners/kela/tasks/{task}" + (f"/{action}" if action else "")
+
+
+def partner_action(action: str, body: dict[str, Any] | None = None) -> Callable[[str], Request]:
+    # Kela's moves depend on which of them ran before: a refused step (409) is still allowed.
+    return lambda case: Request(
+        method="POST", path=kela_task(case, action), body=body or {}, partner="kela",
+        allowed=(200, 409),
+    )  # fmt: skip
+
+
+WEBHOOK = {"url": "http://127.0.0.1:9/casework-hooks"}  # nothing listens: deliveries fail
+
+
 REQUESTS: dict[str, Callable[[str], Request]] = {
     "health": lambda case: Request(method="GET", path="/health"),
     "ready": lambda case: Request(method="GET", path="/ready", allowed=(200, 503)),
@@ -89,8 +108,28 @@ REQUESTS: dict[str, Callable[[str], Request]] = {
     "stalledQueue": lambda case: Request(method="GET", path="/api/queues/stalled"),
     "indicators": lambda case: Request(method="GET", path="/api/indicators"),
     "employersForMatching": lambda case: Request(method="GET", path="/api/employers"),
+    "stallPolicy": lambda case: Request(method="GET", path="/api/coordination/policy"),
+    "migratePolicy": lambda case: Request(
+        method="POST", path="/api/coordination/policy/migrate", body={"from_version": "none-such"}
+    ),
     "partnerTasks": lambda case: Request(
         method="GET", path="/api/partners/kela/tasks", partner="kela"
+    ),
+    "getPartnerTask": lambda case: Request(method="GET", path=kela_task(case), partner="kela"),
+    "acknowledgeTask": partner_action("acknowledge"),
+    "requestTaskInfo": partner_action("request-info", {"question": "B-lausunto?"}),
+    "acceptTask": partner_action("accept"),
+    "rejectTask": partner_action("reject", {"reason": "ei edellytyksiä"}),
+    "redirectTask": partner_action("redirect", {"to_partner": "keva", "reason": "julkinen"}),
+    "completeTask": partner_action("complete", {"outcome": "advice_given"}),
+    "registerWebhook": lambda case: Request(
+        method="PUT", path="/api/partners/kela/webhook", body=WEBHOOK, partner="kela"
+    ),
+    "getWebhook": lambda case: Request(
+        method="GET", path="/api/partners/kela/webhook", partner="kela", allowed=(200, 404)
+    ),
+    "removeWebhook": lambda case: Request(
+        method="DELETE", path="/api/partners/kela/webhook", partner="kela", allowed=(204, 404)
     ),
     "acknowledgeIntegrityBreak": lambda case: Request(
         method="POST",
@@ -240,8 +279,16 @@ SPELLED_OUT = {
     ("listCases", "kela (the case's handoff)"): 403,
     ("partnerTasks", "keva"): 404,  # another partner's inbox does not exist for it
     ("partnerTasks", "staff of the case's team"): 403,
+    ("getPartnerTask", "keva"): 404,  # nor does any task of another partner
+    ("getPartnerTask", "staff of the case's team"): 403,
+    ("getPartnerTask", "auditor"): 200,
+    ("acceptTask", "keva"): 404,
+    ("acceptTask", "coordinator of the area"): 403,  # overseers read tasks; partners act on them
+    ("registerWebhook", "ilmarinen"): 404,
     ("indicators", "staff of the case's team"): 403,
     ("acknowledgeIntegrityBreak", "coordinator of all areas"): 403,
+    ("migratePolicy", "coordinator of the area"): 403,  # it moves every area's journeys
+    ("migratePolicy", "coordinator of all areas"): 200,
 }
 
 

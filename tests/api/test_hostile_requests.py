@@ -145,6 +145,7 @@ month |= st.integers(2101, 9999).map("{:04d}-12".format) | st.text("abc-", min_s
 moment = with_control | bad_moment | st.text("abcxyz", min_size=1, max_size=10)
 cursor = with_control | longer_than(500, 2000) | st.text("ABCxyz019-_=", min_size=1)
 
+TASK_NOBODY_WAS_GIVEN = "A" * 54  # decodes to no task: 404 whatever else the query holds
 # Each GET route, and values of its parameters it must refuse.
 QUERIES: dict[str, dict[str, st.SearchStrategy[str]]] = {
     "/api/cases": {
@@ -163,7 +164,9 @@ QUERIES: dict[str, dict[str, st.SearchStrategy[str]]] = {
     "/api/employers": {"sector": name_filter, "area": name_filter},
     "/api/partners/{partner}/tasks": {
         "limit": number.filter(lambda n: not n.isdigit() or not 1 <= int(n) <= 500),
+        "state": name_filter | st.sampled_from(["Open", "all", "pending"]), "cursor": cursor,
     },
+    "/api/partners/{partner}/tasks/{task}": {},
     "/api/indicators": {"from": month, "to": month, "area": name_filter},
     "/health": {},
     "/ready": {},
@@ -189,7 +192,7 @@ async def test_a_hostile_query_string_on_any_get_route_is_a_4xx_problem_and_stor
     http, token, store_rows, target, query
 ):
     route, params, partner = query
-    path = route.format(case=target, partner=quote(partner, safe=""))
+    path = route.format(case=target, partner=quote(partner, safe=""), task=TASK_NOBODY_WAS_GIVEN)
     before = store_rows()
     assert_refused(await http.get(path, params=params, headers=token("coordinator", "*")))
     assert store_rows() == before

@@ -10,7 +10,7 @@ import pytest
 from openapi_spec_validator import validate
 
 from casework.api.bodies import decode_body
-from casework.api.commands import operation_id
+from casework.api.cases import operation_id
 from casework.domain import commands as c
 from casework.domain.examples import EXAMPLES
 

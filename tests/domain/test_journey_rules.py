@@ -668,8 +668,9 @@ def test_redirect_opens_a_handoff_with_the_new_partner() -> None:
     consented = ["kela", "ilmarinen"]
     assert case.state.handoffs == [
         Handoff("handoff-2", "kela", "redirected", RECORDED_AT, consented),
-        Handoff("handoff-4", "ilmarinen", "requested", RECORDED_AT, consented),
-    ]
+        Handoff("handoff-4", "ilmarinen", "requested", RECORDED_AT, consented,
+                consent_of="handoff-2"),
+    ]  # fmt: skip
     # The new partner acknowledges its own handoff; the old one is done with.
     case.execute(c.AcknowledgeHandoff(handoff_id="handoff-4"), ILMARINEN)
     refused(case, c.AcceptHandoff(handoff_id="handoff-2"), KELA, IllegalStep)
@@ -850,11 +851,27 @@ def test_unknown_stall_step_is_refused_naming_step() -> None:
     assert error.errors == [FieldError("step", "unknown step 'lunch'")]
 
 
-def test_only_the_system_flags_and_escalates_stalls() -> None:
+def test_only_the_system_flags_stalls_and_only_it_or_a_coordinator_escalates_them() -> None:
     case = open_case()
     error = refused(case, flag(case, "screening"), STAFF, NotPermitted)
     assert str(error) == "a staff may not flag stall"
-    refused(case, c.EscalateStall(step="screening"), context("coordinator"), NotPermitted)
+    refused(case, c.EscalateStall(step="screening"), STAFF, NotPermitted)
+    case.execute(flag(case, "screening"), SYSTEM)
+    case.execute(c.EscalateStall(step="screening"), context("coordinator"))
+    assert case.state.stall("screening", None).escalated
+
+
+def test_a_coordinator_acknowledges_a_stall_with_a_note_and_it_stays_in_the_queue() -> None:
+    case = open_case()
+    note = c.AcknowledgeStall(step="screening", note="asiakas sairaalassa, palataan 1.12.")
+    error = refused(case, note, context("coordinator"), IllegalStep)
+    assert str(error) == "screening is not stalled"
+    case.execute(flag(case, "screening"), SYSTEM)
+    refused(case, note, STAFF, NotPermitted)
+    case.execute(note, context("coordinator", actor_id="kaisa"))
+    stall = case.state.stall("screening", None)
+    assert (stall.acknowledged_by, stall.escalated) == ("kaisa", False)
+    assert "screening" in {w.step for w in rules.waiting_steps(case.state)}
 
 
 def test_an_unflagged_step_cannot_be_escalated() -> None:
@@ -1038,9 +1055,13 @@ def _examples(state: CaseState) -> dict[str, list[c.Command]]:
             for p in h.consent_partners
         ],
         "complete_handoff": [c.CompleteHandoff(handoff_id=h, outcome="other") for h in handoffs],
+        "withdraw_consent": [c.WithdrawConsent(handoff_id=h, reason="-") for h in handoffs],
         "start_employment": [c.StartEmployment(starts_on=date(2026, 4, 1))],
         "record_follow_up": [c.RecordFollowUp(month=m, employed=True) for m in (3, 6)],  # type: ignore[arg-type]
         "escalate_stall": [c.EscalateStall(step=s.step, item=s.item) for s in state.stalls],
+        "acknowledge_stall": [
+            c.AcknowledgeStall(step=s.step, item=s.item, note="-") for s in state.stalls
+        ],
         "reassign": [c.Reassign(assignee="ben")],
         "add_note": [c.AddNote(text="-")],
         "close_case": [c.CloseCase(outcome="other", reason="-")],

@@ -77,10 +77,12 @@ EVENT_OF: dict[str, type[e.CaseEvent]] = {
     "reject_handoff": e.HandoffRejected,
     "redirect_handoff": e.HandoffRedirected,
     "complete_handoff": e.HandoffCompleted,
+    "withdraw_consent": e.ConsentWithdrawn,
     "start_employment": e.EmploymentStarted,
     "record_follow_up": e.FollowUpRecorded,
     "flag_stall": e.StepStalled,
     "escalate_stall": e.StallEscalated,
+    "acknowledge_stall": e.StallAcknowledged,
     "send_handoff_reminder": e.HandoffReminderSent,
     "reassign": e.CaseReassigned,
     "add_note": e.NoteAdded,
@@ -205,6 +207,12 @@ def send_handoff_reminder(
 
 
 @st.composite
+def acknowledge_stall(draw: st.DrawFn, state: CaseState) -> c.AcknowledgeStall:
+    escalate = draw(escalate_stall(state))
+    return c.AcknowledgeStall(step=escalate.step, item=escalate.item, note="soitan huomenna")
+
+
+@st.composite
 def escalate_stall(draw: st.DrawFn, state: CaseState) -> c.EscalateStall:
     if state.stalls and draw(st.booleans()):
         stall = draw(st.sampled_from(state.stalls))
@@ -290,6 +298,7 @@ def bodies(name: str, state: CaseState) -> st.SearchStrategy[c.Command]:
             handoff_id=handoff,
             outcome=st.sampled_from(list(c.HandoffOutcome.__args__)),
         ),
+        "withdraw_consent": st.builds(c.WithdrawConsent, handoff_id=handoff, reason=texts),
         "start_employment": st.builds(
             c.StartEmployment,
             starts_on=day,
@@ -301,6 +310,7 @@ def bodies(name: str, state: CaseState) -> st.SearchStrategy[c.Command]:
         ),
         "flag_stall": flag_stall(state),
         "escalate_stall": escalate_stall(state),
+        "acknowledge_stall": acknowledge_stall(state),
         "send_handoff_reminder": send_handoff_reminder(state, handoff),
         "reassign": st.builds(
             c.Reassign,
@@ -317,6 +327,7 @@ def bodies(name: str, state: CaseState) -> st.SearchStrategy[c.Command]:
 
 
 STAFF = c.Actor(id="anna", role="staff", area="*")
+COORDINATOR = c.Actor(id="kaisa", role="coordinator", area="*")
 SYSTEM = c.Actor(id="journey-workflow", role="system")
 
 
@@ -393,6 +404,8 @@ def likely_moves(state: CaseState) -> list[tuple[c.Command, c.Actor]]:
             moves.append((c.SendHandoffReminder(handoff_id=w.item, step=w.step), SYSTEM))
     for stall in state.stalls:
         moves.append((c.EscalateStall(step=stall.step, item=stall.item), SYSTEM))
+        note = c.AcknowledgeStall(step=stall.step, item=stall.item, note="soitan huomenna")
+        moves.append((note, COORDINATOR))
     if state.tasmatyo:
         moves.append((c.RemoveTasmatyoTag(reason="virheellinen"), STAFF))
     if state.work_history_years is None:
@@ -508,6 +521,10 @@ class Journey(RuleBasedStateMachine):
             assert handoff.partner in REF.partners
             assert handoff.partner in handoff.consent_partners, "handoff without consent"
             assert (handoff.outcome is not None) == (handoff.status == "completed")
+            root = state.handoff(handoff.consent_of) if handoff.consent_of else handoff
+            assert root is not None, "consent rests on a request"
+            assert root.consent_of is None, "consent rests on a request"
+            assert handoff.consent_withdrawn == root.consent_withdrawn, "one consent, one answer"
 
         for kind in ("pay_subsidy", "work_arrangement_subsidy"):
             applied = [s for s in state.subsidies if s.kind == kind and s.status == "applied"]

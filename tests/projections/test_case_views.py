@@ -103,7 +103,7 @@ async def test_a_step_due_soon_is_at_risk_but_not_yet_in_the_plain_queue(http, t
     assert await in_queue(at_risk_days=25)
 
 
-async def test_a_partner_sees_its_open_handoffs_with_the_minimised_payload(http, token):
+async def test_a_partner_sees_its_new_handoff_in_its_inbox_with_the_deadline(http, token, app):
     staff = token()
     case_id = await open_case(http, token)
     for name, body in [
@@ -121,18 +121,21 @@ async def test_a_partner_sees_its_open_handoffs_with_the_minimised_payload(http,
         )
         assert response.status_code == 200, response.text
     ilmarinen = token("partner", "*", partner="ilmarinen")
+    task_id = app.tasks.id_of(case_id, "handoff-4")
 
     async def task() -> dict[str, Any] | None:
         response = await http.get("/api/partners/ilmarinen/tasks", headers=ilmarinen)
-        return next((t for t in response.json()["items"] if t["case_id"] == case_id), None)
+        return next((t for t in response.json()["items"] if t["task"] == task_id), None)
 
-    deadline = asyncio.get_running_loop().time() + 15
-    while (found := await task()) is None:
-        assert asyncio.get_running_loop().time() < deadline
-        await asyncio.sleep(0.05)
-    assert found["status"] == "requested"
-    assert found["payload"] == {"summary": "needs a work trial", "shares": ["work_history"]}
-    assert found["due"] is not None
+    found = await eventually(task)
+    assert (found["state"], found["status"], found["shares"]) == (
+        "open",
+        "requested",
+        ["work_history"],
+    )
+    assert found["deadline"]["step"] == "handoff_ack"
+    assert found["deadline"]["late"] is False
+    assert "case_id" not in found  # a partner knows its task, not the office's case
     kela = token("partner", "*", partner="kela")
     assert (await http.get("/api/partners/ilmarinen/tasks", headers=kela)).status_code == 404
 

@@ -37,7 +37,7 @@ from tests.workflows.helpers import (
 )
 from workflows.client import Journeys, Refused, case_id_for
 from workflows.converter import data_converter
-from workflows.devserver import temporal_binary
+from workflows.devserver import SEARCH_ATTRIBUTES, temporal_binary
 from workflows.handoff import HandoffWorkflow
 from workflows.journey import JourneyWorkflow
 from workflows.messages import handoff_workflow_id, journey_id
@@ -150,7 +150,8 @@ async def record(out: Path) -> list[Path]:
             ts_config=TimeSkippingConfig(enabled=False),
             dev_server_existing_path=str(temporal_binary()),
             dev_server_extra_args=[
-                "--dynamic-config-value", "frontend.WorkflowTimeSkippingEnabled=true"
+                "--dynamic-config-value", "frontend.WorkflowTimeSkippingEnabled=true",
+                *SEARCH_ATTRIBUTES,
             ],
             data_converter=data_converter(MASTER_KEY),
         )  # fmt: skip

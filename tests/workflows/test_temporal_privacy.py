@@ -26,7 +26,7 @@ from casework.domain.policy import shipped_policy
 from tests.workflows.helpers import STAFF, command, new_code, open_case_command, partner
 from workflows.client import Journeys, Refused, case_id_for
 from workflows.converter import ENCRYPTED, SealingCodec, data_converter
-from workflows.messages import CommandRequest, handoff_workflow_id, journey_id
+from workflows.messages import POLICY_VERSION, CommandRequest, handoff_workflow_id, journey_id
 
 ANSWER = "sleepless since the foundry closed"
 SUMMARY = "burnout after the night shifts at the harbour"
@@ -178,6 +178,18 @@ def test_every_payload_of_the_histories_is_sealed(recorded):
                     continue
                 if path.startswith(".marker_recorded_event_attributes.details[data]"):
                     assert set(json.loads(message.data)) <= MARKER_DATA_KEYS, path
+                    continue
+                if path.endswith(f"search_attributes.indexed_fields[{POLICY_VERSION.name}]"):
+                    # Indexed, so in clear: the policy version and nothing else.
+                    assert json.loads(message.data) == shipped_policy().version, path
+                    continue
+                if path.startswith(".marker_recorded_event_attributes.details[patch-data]"):
+                    # The SDK writes a patch's marker past the codec: it names only the patch.
+                    assert set(json.loads(message.data)) <= {"id", "deprecated"}, path
+                    continue
+                if path.endswith("indexed_fields[TemporalChangeVersion]"):
+                    # ...and indexes the patch ids for the server's search, in clear.
+                    assert json.loads(message.data) == ["partner-webhooks"], path
                     continue
                 assert message.metadata.get("encoding") == ENCRYPTED, (workflow_id, path)
                 assert set(message.metadata) == {"encoding"}, (workflow_id, path)

@@ -13,15 +13,17 @@ from litestar.di import Provide
 from litestar.static_files import create_static_files_router
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from casework.api.cases import CaseController
-from casework.api.commands import COMMAND_ROUTES
+from casework.api.cases import COMMAND_ROUTES, CaseController
+from casework.api.commanding import provide_preconditions
+from casework.api.coordination import CoordinationController
 from casework.api.deps import Services, authorise, provide_actor
 from casework.api.indicators import IndicatorController
 from casework.api.integrity import IntegrityController
 from casework.api.openapi import ASSETS, CommandSchemas, openapi_config, swagger_assets
 from casework.api.operations import health, metrics, ready
+from casework.api.partners import TASK_ACTIONS, PartnerController
 from casework.api.problems import EXCEPTION_HANDLERS
-from casework.api.queues import EmployerController, PartnerController, QueueController
+from casework.api.queues import EmployerController, QueueController
 from casework.domain.errors import FieldError, ValidationFailed
 from casework.domain.limits import printable_name, text_error
 
@@ -83,8 +85,10 @@ def create_app(services: Services) -> Litestar:
         route_handlers=[
             CaseController,
             *COMMAND_ROUTES,
+            CoordinationController,
             QueueController,
             PartnerController,
+            *TASK_ACTIONS,
             EmployerController,
             IndicatorController,
             IntegrityController,
@@ -98,6 +102,7 @@ def create_app(services: Services) -> Litestar:
         dependencies={
             "services": Provide(lambda: services, sync_to_thread=False),
             "actor": Provide(provide_actor, sync_to_thread=False),
+            "preconditions": Provide(provide_preconditions, sync_to_thread=False),
         },
         guards=[authorise],
         state=State({"services": services}),

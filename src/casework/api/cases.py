@@ -1,31 +1,41 @@
-"""Staff routes on cases: open, list, read (now or as it stood), read the history. The commands on
-a case have a route each (`casework.api.commands`)."""
+"""Staff routes on cases: open, list, read (now or as it stood), read the history, and a route for
+each command on a case.
+
+Every command of `CASE_COMMANDS` has its own operation (`POST /api/cases/{case_id}/commands/
+record_screening`, operation id `recordScreening`) whose request body is the command's Struct, so
+the OpenAPI shows exactly its fields and examples. The body is decoded once, at the edge
+(`bodies.Decoded`), and travels as that Struct to the journey's validator and the write.
+"""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import msgspec
 from anyio import to_thread
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import ResponseHeader
+from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from casework.api.bodies import Decoded
-from casework.api.commands import (
+from casework.api.commanding import (
     COMMAND_ERRORS,
     COMMAND_HEADERS,
     MAX_VERSION,
     CommandAnswer,
     IdempotencyKey,
-    caller_of,
+    PreconditionsDep,
+    caller,
     checked_key,
     claimed,
     command_response,
+    run_command,
 )
-from casework.api.deps import ActorDep, NameFilter, ServicesDep
+from casework.api.deps import ActorDep, Cursor, NameFilter, NamePath, ServicesDep
 from casework.api.integrity import IntegrityField, integrity_field, integrity_headers
 from casework.api.openapi import API_SECURITY
 from casework.api.problems import API_ERRORS, problems
@@ -34,8 +44,9 @@ from casework.audit import HistoryItem, history
 from casework.domain import commands as c
 from casework.domain import events, limits, rules
 from casework.domain.case import ClientCase
-from casework.domain.errors import ValidationFailed
+from casework.domain.errors import UnknownCommand, ValidationFailed
 from casework.domain.permissions import (
+    COMMANDS,
     HEALTH_EVENTS,
     HEALTH_FIELDS,
     NOT_PERMITTED,
@@ -119,7 +130,7 @@ class CaseController(Controller):
         async with claimed(services, open_case_scope(actor), key, data) as earlier:
             if earlier:
                 return command_response(earlier, status=201)
-            outcome = await services.journeys.open_case(data, caller_of(request, actor), key)
+            outcome = await services.journeys.open_case(data, caller(request, actor), key)
         return command_response(outcome, status=201)
 
     @get(
@@ -138,7 +149,7 @@ class CaseController(Controller):
         tag: NameFilter = None,
         q: Annotated[str | None, QueryParameter(max_length=100)] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)] = 50,
-        cursor: Annotated[str | None, QueryParameter(max_length=500)] = None,
+        cursor: Cursor = None,
     ) -> CasePage:
         """`next` continues the list (a cursor this list did not give out is a 400). Group A/B
         is withheld from those who may not see health data."""
@@ -237,3 +248,60 @@ def _withhold_protected(item: HistoryItem) -> HistoryItem:
     data = {k: NOT_PERMITTED if k in protected else v for k, v in item.data.items()}
     reason = NOT_PERMITTED if item.reason is not None else None
     return msgspec.structs.replace(item, data=data, reason=reason)
+
+
+COMMANDS_PATH = "/api/cases/{case_id:uuid}/commands"
+
+
+def operation_id(name: str) -> str:
+    """`record_screening` → `recordScreening`."""
+    return re.sub(r"_([a-z])", lambda m: m[1].upper(), name)
+
+
+def command_route(cls: type[c.Command]) -> HTTPRouteHandler:
+    """The route of one case command: its Struct as the body, run by `run_command`."""
+    name = cls.name()
+
+    async def run(
+        case_id: FromPath[UUID],
+        data: JSONBody[c.Command],
+        request: Request,
+        services: ServicesDep,
+        actor: ActorDep,
+        preconditions: PreconditionsDep,
+    ) -> Response[CommandAnswer]:
+        outcome = await run_command(request, services, actor, case_id, data, preconditions)
+        return command_response(outcome)
+
+    run.__name__ = run.__qualname__ = name
+    roles = ", ".join(sorted(COMMANDS[name]))
+    return post(
+        f"{COMMANDS_PATH}/{name}",
+        operation_id=operation_id(name),
+        summary=name.replace("_", " ").capitalize(),
+        description=f"Run `{name}` on the case (body: `{cls.__name__}`). Run by: {roles}. "
+        "Every command may also carry `reason` and `effective_at` (when the fact took effect; "
+        "never in the future).",
+        tags=["commands"],
+        status_code=200,
+        dto=Decoded[cls],
+        return_dto=None,
+        opt={"permission": "runCommand"},
+        security=API_SECURITY,
+        responses=problems(*COMMAND_ERRORS),
+        response_headers=COMMAND_HEADERS,
+    )(run)
+
+
+@post(
+    f"{COMMANDS_PATH}/{{name:str}}",
+    operation_id="unknownCommand",
+    opt={"permission": "runCommand"},
+    include_in_schema=False,
+)
+async def unknown_command(name: NamePath) -> Any:
+    """Any other name: a 404 that says so (the commands' own routes are matched first)."""
+    raise UnknownCommand(name)
+
+
+COMMAND_ROUTES = [*(command_route(cls) for cls in c.CASE_COMMANDS.values()), unknown_command]

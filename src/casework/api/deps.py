@@ -40,6 +40,8 @@ ServicesDep = NamedDependency[Services]
 ActorDep = NamedDependency[Actor]
 NameFilter = Annotated[str | None, QueryParameter(max_length=SLUG_MAX)]
 """A filter naming an area, team, step, stage, sector or partner: no longer than such a name."""
+Cursor = Annotated[str | None, QueryParameter(max_length=500)]
+"""Where the previous page of a list ended (its `next`)."""
 NamePath = Annotated[str, PathParameter(max_length=SLUG_MAX)]
 """A path segment naming a partner or a command."""
 

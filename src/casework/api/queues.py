@@ -1,10 +1,10 @@
-"""Lists from views: the stalled-case queue, employers for matching, the partner inboxes."""
+"""Lists from views: the stalled-case queue and employers for matching (partners' inboxes:
+`api/partners.py`)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
-from uuid import UUID
+from typing import Annotated
 
 import msgspec
 import structlog
@@ -12,17 +12,15 @@ from anyio import to_thread
 from litestar import Controller, get
 from litestar.params import QueryParameter
 
-from casework.api.deps import ActorDep, NameFilter, NamePath, Services, ServicesDep
+from casework.api.deps import ActorDep, Cursor, NameFilter, Services, ServicesDep
 from casework.api.openapi import API_SECURITY
 from casework.api.problems import API_ERRORS, problems
-from casework.domain.permissions import Withheld
 from projections.queries import (
     MAX_LIMIT,
     EmployerItem,
     QueueItem,
     employers_for_matching,
     faulted_journeys,
-    partner_inbox,
     stalled_queue,
 )
 from workflows.messages import case_of_workflow
@@ -37,28 +35,6 @@ class StalledPage(msgspec.Struct, frozen=True):
 
 class EmployerPage(msgspec.Struct, frozen=True):
     items: list[EmployerItem]
-    next: str | None
-
-
-class TaskPayload(msgspec.Struct, frozen=True):
-    """What the office shares with the partner: the summary and the fields the client's
-    consent names."""
-
-    summary: str | Withheld  # withheld once the client's key is erased
-    shares: list[str]
-
-
-class PartnerTask(msgspec.Struct, frozen=True):
-    case_id: UUID
-    handoff_id: str
-    status: str
-    since: datetime
-    due: datetime | None
-    payload: TaskPayload
-
-
-class TaskPage(msgspec.Struct, frozen=True):
-    items: list[PartnerTask]
     next: str | None
 
 
@@ -83,16 +59,20 @@ class QueueController(Controller):
         partner: NameFilter = None,
         at_risk_days: Annotated[int, QueryParameter(ge=0, le=60)] = 0,
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)] = 50,
+        cursor: Cursor = None,
     ) -> StalledPage:
+        # The first page starts with the journeys that cannot run, then the queue proper.
+        first = cursor is None and not partner and step in (None, "journey")
+        faults = await _faulted(services) if first else []
+        faults = [f for f in faults if area in (None, f.area) and team in (None, f.team)]
         page = await to_thread.run_sync(
             lambda: stalled_queue(
                 services.projections.cases, datetime.now(UTC), area=area, team=team, step=step,
-                partner=partner, at_risk_days=at_risk_days, limit=limit,
+                partner=partner, at_risk_days=at_risk_days, limit=max(1, limit - len(faults)),
+                cursor=cursor,
             )
         )  # fmt: skip
-        faults = [] if partner or step not in (None, "journey") else await _faulted(services)
-        faults = [f for f in faults if area in (None, f.area) and team in (None, f.team)]
-        return StalledPage((faults + page.items)[:limit], page.next)
+        return StalledPage(faults + page.items, page.next)
 
 
 async def _faulted(services: Services) -> list[QueueItem]:
@@ -128,52 +108,12 @@ class EmployerController(Controller):
         sector: NameFilter = None,
         area: NameFilter = None,
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)] = 50,
+        cursor: Cursor = None,
     ) -> EmployerPage:
-        items = await to_thread.run_sync(
+        page = await to_thread.run_sync(
             lambda: employers_for_matching(
-                services.projections.employers, sector=sector, area=area, limit=limit
+                services.projections.employers, sector=sector, area=area, limit=limit,
+                cursor=cursor,
             )
-        )
-        return EmployerPage(items, None)
-
-
-class PartnerController(Controller):
-    path = "/api/partners"
-    tags = ["partners"]
-    security = API_SECURITY
-
-    @get(
-        "/{partner:str}/tasks",
-        operation_id="partnerTasks",
-        summary="A partner's open handoffs",
-        responses=problems(*API_ERRORS, 404),
-    )
-    async def tasks(
-        self,
-        partner: NamePath,
-        services: ServicesDep,
-        actor: ActorDep,
-        limit: Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)] = 50,
-    ) -> TaskPage:
-        rows = await to_thread.run_sync(
-            lambda: partner_inbox(services.projections.cases, partner, limit)
-        )
-        items = [await to_thread.run_sync(_task, services, row) for row in rows]
-        return TaskPage(items, None)
-
-
-def _task(services: Services, row: dict[str, Any]) -> PartnerTask:
-    # The minimised payload is read from the sealed request event, never copied into the view.
-    request = next(
-        services.app.events.get(
-            row["case_id"], gt=row["requested_version"] - 1, lte=row["requested_version"]
-        )
-    )
-    return PartnerTask(
-        case_id=row["case_id"],
-        handoff_id=row["handoff_id"],
-        status=row["status"],
-        since=row["since"],
-        due=row["due"],
-        payload=TaskPayload(request.summary, row["shares"]),
-    )
+        )  # fmt: skip
+        return EmployerPage(page.items, page.next)

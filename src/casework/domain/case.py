@@ -170,14 +170,16 @@ class ClientCase(Aggregate):
     @_command
     def request_handoff(self, cmd: c.RequestHandoff, ctx: c.Context) -> None:
         assert cmd.consent is not None
+        consent = {
+            "given_on": cmd.consent.given_on.isoformat(),
+            "partners": list(cmd.consent.partners),
+            "shares": list(cmd.consent.shares),
+        }
+        if cmd.consent.expires_on is not None:
+            consent["expires_on"] = cmd.consent.expires_on.isoformat()
         self._record(
             e.HandoffRequested, cmd, ctx, handoff_id=self._new_id("handoff"), partner=cmd.partner,
-            consent={
-                "given_on": cmd.consent.given_on.isoformat(),
-                "partners": list(cmd.consent.partners),
-                "shares": list(cmd.consent.shares),
-            },
-            summary=cmd.summary, shares=list(cmd.shares),
+            consent=consent, summary=cmd.summary, shares=list(cmd.shares),
         )  # fmt: skip
 
     @_command
@@ -214,6 +216,10 @@ class ClientCase(Aggregate):
         self._record(e.HandoffCompleted, cmd, ctx, handoff_id=cmd.handoff_id, outcome=cmd.outcome)
 
     @_command
+    def withdraw_consent(self, cmd: c.WithdrawConsent, ctx: c.Context) -> None:
+        self._record(e.ConsentWithdrawn, cmd, ctx, handoff_id=cmd.handoff_id)
+
+    @_command
     def start_employment(self, cmd: c.StartEmployment, ctx: c.Context) -> None:
         employer_id = str(cmd.employer_id) if cmd.employer_id else None
         self._record(
@@ -236,6 +242,10 @@ class ClientCase(Aggregate):
     @_command
     def escalate_stall(self, cmd: c.EscalateStall, ctx: c.Context) -> None:
         self._record(e.StallEscalated, cmd, ctx, step=cmd.step, item=cmd.item)
+
+    @_command
+    def acknowledge_stall(self, cmd: c.AcknowledgeStall, ctx: c.Context) -> None:
+        self._record(e.StallAcknowledged, cmd, ctx, step=cmd.step, item=cmd.item, note=cmd.note)
 
     @_command
     def send_handoff_reminder(self, cmd: c.SendHandoffReminder, ctx: c.Context) -> None:

@@ -42,9 +42,15 @@ ItemId = Annotated[str, msgspec.Meta(pattern=r"^[a-z]+-\d+$", max_length=20)]
 Role = Literal["staff", "coordinator", "partner", "auditor", "admin", "system"]
 Channel = Literal["staff", "digital", "import"]
 SharedField = Literal[
-    "icd_chapter", "b_statement", "sickness_allowance", "work_history", "self_assessment"
+    "icd_chapter",
+    "b_statement",
+    "sickness_allowance",
+    "work_history",
+    "self_assessment",
+    "identity_code",
 ]
-Shares = Annotated[list[SharedField], msgspec.Meta(max_length=5)]
+"""What a consent may let a partner see; `identity_code` is read from the client register."""
+Shares = Annotated[list[SharedField], msgspec.Meta(max_length=6)]
 HandoffOutcome = Literal[
     "rehabilitation_granted", "rehabilitation_denied", "benefit_granted", "advice_given", "other"
 ]
@@ -212,6 +218,12 @@ class Consent(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     given_on: date
     partners: Annotated[list[Slug], msgspec.Meta(min_length=1, max_length=10)]
     shares: Shares = []
+    expires_on: date | None = None
+    """The last day the consent holds (none: until withdrawn)."""
+
+    def __post_init__(self) -> None:
+        if self.expires_on is not None and self.expires_on < self.given_on:
+            raise ValidationFailed.field("consent.expires_on", "a consent cannot end before it")
 
 
 class RequestHandoff(Command, kw_only=True):
@@ -255,6 +267,13 @@ class CompleteHandoff(Command, kw_only=True):
     outcome: HandoffOutcome
 
 
+class WithdrawConsent(Command, kw_only=True):
+    """The client withdraws the consent a handoff rests on (and any redirection of it)."""
+
+    handoff_id: ItemId
+    reason: Reason
+
+
 class StartEmployment(Command, kw_only=True):
     starts_on: date
     employer_id: UUID | None = None
@@ -284,6 +303,14 @@ class EscalateStall(Command, kw_only=True):
     item: ItemId | None = None
 
 
+class AcknowledgeStall(Command, kw_only=True):
+    """A coordinator has seen the stall and says what is being done about it."""
+
+    step: Slug
+    item: ItemId | None = None
+    note: Annotated[str, _prose(1, 4000)]
+
+
 class Reassign(Command, kw_only=True):
     assignee: ShortText
     team: Slug | None = None
@@ -304,8 +331,9 @@ CaseCommand = (
     | CompleteCoaching | InterruptCoaching | ProposeMatch | MakeJobReferral | RecordReferralOutcome
     | ApplyForSubsidy | DecideSubsidy | RecordSicknessAllowance | RequestHandoff
     | AcknowledgeHandoff | RequestHandoffInfo | SupplyHandoffInfo | AcceptHandoff | RejectHandoff
-    | RedirectHandoff | CompleteHandoff | StartEmployment | RecordFollowUp | FlagStall
-    | EscalateStall | SendHandoffReminder | Reassign | AddNote | CloseCase
+    | RedirectHandoff | CompleteHandoff | WithdrawConsent | StartEmployment | RecordFollowUp
+    | FlagStall | EscalateStall | AcknowledgeStall | SendHandoffReminder | Reassign | AddNote
+    | CloseCase
 )  # fmt: skip
 """Any command on an existing case: decoded by its tag, so it travels typed."""
 

@@ -316,6 +316,7 @@ class _HandoffMoved(CaseEvent):
         assert item is not None
         item.status = self.to_status  # type: ignore[assignment]
         item.since = self.effective_at
+        item.answered = False
 
 
 class HandoffAcknowledged(_HandoffMoved):
@@ -334,6 +335,12 @@ class HandoffInfoSupplied(_HandoffMoved):
 
     protected = (*CaseEvent.protected, "answer")
     to_status = "acknowledged"
+
+    def evolve(self, state: CaseState) -> None:
+        super().evolve(state)
+        item = state.handoff(self.handoff_id)
+        assert item is not None
+        item.answered = True
 
 
 class HandoffAccepted(_HandoffMoved):
@@ -362,6 +369,8 @@ class HandoffRedirected(_HandoffMoved):
                 "requested",
                 self.effective_at,
                 consent_partners=old.consent_partners,
+                consent_of=old.consent_of or old.id,
+                consent_withdrawn=old.consent_withdrawn,
             )
         )
 
@@ -376,6 +385,20 @@ class HandoffCompleted(_HandoffMoved):
         item = state.handoff(self.handoff_id)
         assert item is not None
         item.outcome = self.outcome
+
+
+class ConsentWithdrawn(CaseEvent):
+    """The client withdrew the consent a handoff rests on: no partner sees its values again."""
+
+    handoff_id: str
+
+    def evolve(self, state: CaseState) -> None:
+        item = state.handoff(self.handoff_id)
+        assert item is not None
+        root = item.consent_of or item.id
+        for handoff in state.handoffs:
+            if (handoff.consent_of or handoff.id) == root:
+                handoff.consent_withdrawn = True
 
 
 class HandoffReminderSent(CaseEvent):
@@ -444,6 +467,21 @@ class StallEscalated(CaseEvent):
         stall = state.stall(self.step, self.item)
         assert stall is not None
         stall.escalated = True
+
+
+class StallAcknowledged(CaseEvent):
+    step: str
+    item: str | None
+    note: str
+
+    protected = (*CaseEvent.protected, "note")
+    is_activity = False  # oversight, not work on the case: the inactivity clock runs on
+
+    def evolve(self, state: CaseState) -> None:
+        stall = state.stall(self.step, self.item)
+        assert stall is not None
+        stall.acknowledged_by = self.meta.actor_id
+        stall.acknowledged_at = self.effective_at
 
 
 class StallCleared(CaseEvent):

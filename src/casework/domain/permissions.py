@@ -26,9 +26,11 @@ from casework.domain.state import CaseState
 STAFF = frozenset({"staff", "coordinator"})
 PARTNER = frozenset({"partner"})
 SYSTEM = frozenset({"system"})
+COORDINATOR = frozenset({"coordinator"})
 READERS = frozenset({"staff", "coordinator", "auditor", "admin"})
 """Who reads cases, lists and queues: everyone of the office, not partners."""
 OVERSEERS = frozenset({"coordinator", "auditor", "admin"})
+ADMIN = frozenset({"admin"})
 
 
 class Route(msgspec.Struct, frozen=True, kw_only=True):
@@ -41,6 +43,8 @@ class Route(msgspec.Struct, frozen=True, kw_only=True):
     """Roles refused with 404 rather than 403: what the route names is not theirs to know of."""
     own_partner: bool = False
     """The path names a partner: a partner may name only itself (another's answers 404)."""
+    all_areas: bool = False
+    """It acts on every area's cases: only a caller of all areas (`area` `*`) may."""
 
 
 ROUTES: dict[str, Route] = {
@@ -58,10 +62,22 @@ ROUTES: dict[str, Route] = {
     "stalledQueue": Route(roles=READERS),
     "indicators": Route(roles=OVERSEERS),
     "employersForMatching": Route(roles=READERS),
-    # Partners
+    "stallPolicy": Route(roles=READERS),
+    "migratePolicy": Route(roles=COORDINATOR | ADMIN, all_areas=True),
+    # Partners: their tasks, read by overseers too (values only to those who may see health data)
     "partnerTasks": Route(roles=PARTNER | OVERSEERS, own_partner=True),
+    "getPartnerTask": Route(roles=PARTNER | OVERSEERS, own_partner=True),
+    "acknowledgeTask": Route(roles=PARTNER, own_partner=True),
+    "requestTaskInfo": Route(roles=PARTNER, own_partner=True),
+    "acceptTask": Route(roles=PARTNER, own_partner=True),
+    "rejectTask": Route(roles=PARTNER, own_partner=True),
+    "redirectTask": Route(roles=PARTNER, own_partner=True),
+    "completeTask": Route(roles=PARTNER, own_partner=True),
+    "registerWebhook": Route(roles=PARTNER | ADMIN, own_partner=True),
+    "getWebhook": Route(roles=PARTNER | ADMIN, own_partner=True),
+    "removeWebhook": Route(roles=PARTNER | ADMIN, own_partner=True),
     # Admins
-    "acknowledgeIntegrityBreak": Route(roles=frozenset({"admin"})),
+    "acknowledgeIntegrityBreak": Route(roles=ADMIN),
 }
 """Every API operation, by its operation id. A route missing here cannot be called (the guard
 refuses it), and the authorisation tests fail for it."""
@@ -76,7 +92,8 @@ COMMANDS: dict[str, frozenset[str]] = {name: STAFF for name in CASE_COMMANDS} | 
     "redirect_handoff": PARTNER,
     "complete_handoff": PARTNER,
     "flag_stall": SYSTEM,
-    "escalate_stall": SYSTEM,
+    "escalate_stall": SYSTEM | COORDINATOR,  # the service past twice the limit, or by hand
+    "acknowledge_stall": COORDINATOR,
     "send_handoff_reminder": SYSTEM,
 }
 """Which roles may run each command on a case."""
@@ -114,6 +131,8 @@ def route_refusal(route: Route, actor: Actor, partner_in_path: str | None = None
         return Refusal(403, f"a {actor.role} may not do this")
     if route.own_partner and actor.role == "partner" and actor.partner != partner_in_path:
         return Refusal(404, "nothing here")
+    if route.all_areas and actor.area != "*":
+        return Refusal(403, "this acts on every area's cases: it needs a caller of all areas")
     return None
 
 

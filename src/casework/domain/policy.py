@@ -14,6 +14,8 @@ from casework.domain.calendar import add_days, add_working_days
 from casework.domain.reference import reference
 
 Unit = Literal["working_days", "days", "seconds"]
+PolicyVersion = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
+"""A policy's version: a short name, safe inside a Temporal visibility query."""
 
 
 class Limit(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -40,7 +42,7 @@ class StepLimit(Limit, frozen=True, forbid_unknown_fields=True):
 
 
 class StallPolicy(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    version: str
+    version: PolicyVersion
     effective_from: date
     limits: dict[str, StepLimit]
 

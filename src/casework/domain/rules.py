@@ -26,7 +26,7 @@ from casework.domain.errors import (
 from casework.domain.identity import normalise_identity_code
 from casework.domain.permissions import Refusal, command_refusal, knows_case
 from casework.domain.reference import reference
-from casework.domain.state import CaseState
+from casework.domain.state import CaseState, Stall
 
 OPEN_HANDOFF = frozenset({"requested", "acknowledged", "info_requested", "accepted"})
 REMINDED_STEPS = frozenset({"handoff_ack", "handoff_decision"})
@@ -279,10 +279,20 @@ def _redirect(state: CaseState, cmd: c.RedirectHandoff, actor: c.Actor) -> None:
     if cmd.to_partner == item.partner:
         raise ValidationFailed.field("to_partner", "redirect to another partner")
     name = partner_name(cmd.to_partner)
+    if item.consent_withdrawn:
+        raise ConsentMissing("the client has withdrawn the consent this handoff rests on")
     if cmd.to_partner not in item.consent_partners:
         raise ConsentMissing(f"the client has not consented to sharing with {name}")
     if any(h.partner == cmd.to_partner and h.status in OPEN_HANDOFF for h in state.handoffs):
         raise IllegalStep(f"a {name} handoff is already open")
+
+
+def _withdraw_consent(state: CaseState, cmd: c.WithdrawConsent, actor: c.Actor) -> None:
+    item = state.handoff(cmd.handoff_id)
+    if item is None:
+        raise IllegalStep(f"the case has no handoff {cmd.handoff_id}")
+    if item.consent_withdrawn:
+        raise IllegalStep(f"the consent of handoff {item.id} is already withdrawn")
 
 
 def _start_employment(state: CaseState, cmd: c.StartEmployment, actor: c.Actor) -> None:
@@ -313,12 +323,20 @@ def _flag_stall(state: CaseState, cmd: c.FlagStall, actor: c.Actor) -> None:
         raise IllegalStep(f"{cmd.step} is already flagged as stalled")
 
 
-def _escalate(state: CaseState, cmd: c.EscalateStall, actor: c.Actor) -> None:
-    stall = state.stall(cmd.step, cmd.item)
+def _stalled(state: CaseState, step: str, item: str | None) -> Stall:
+    stall = state.stall(step, item)
     if stall is None:
-        raise IllegalStep(f"{cmd.step} is not stalled")
-    if stall.escalated:
+        raise IllegalStep(f"{step}{f' ({item})' if item else ''} is not stalled")
+    return stall
+
+
+def _escalate(state: CaseState, cmd: c.EscalateStall, actor: c.Actor) -> None:
+    if _stalled(state, cmd.step, cmd.item).escalated:
         raise IllegalStep(f"the stall of {cmd.step} is already escalated")
+
+
+def _acknowledge_stall(state: CaseState, cmd: c.AcknowledgeStall, actor: c.Actor) -> None:
+    _stalled(state, cmd.step, cmd.item)  # acknowledged again: a newer note on the same stall
 
 
 def _remind(state: CaseState, cmd: c.SendHandoffReminder, actor: c.Actor) -> None:
@@ -374,10 +392,12 @@ _RULES: dict[type[c.Command], Callable[[CaseState, Any, c.Actor], None]] = {
     c.RejectHandoff: _partner_step(("acknowledged",), "rejected", "{} has not acknowledged it"),
     c.RedirectHandoff: _redirect,
     c.CompleteHandoff: _partner_step(("accepted",), "completed", "{} has not accepted it"),
+    c.WithdrawConsent: _withdraw_consent,
     c.StartEmployment: _start_employment,
     c.RecordFollowUp: _follow_up,
     c.FlagStall: _flag_stall,
     c.EscalateStall: _escalate,
+    c.AcknowledgeStall: _acknowledge_stall,
     c.SendHandoffReminder: _remind,
     c.Reassign: _reassign,
     c.AddNote: _nothing,
@@ -426,10 +446,12 @@ def _candidates(state: CaseState) -> Iterator[c.Command]:
         for other in h.consent_partners:
             yield c.RedirectHandoff(handoff_id=h.id, to_partner=other, reason="-")
         yield c.CompleteHandoff(handoff_id=h.id, outcome="other")
+        yield c.WithdrawConsent(handoff_id=h.id, reason="-")
     yield c.StartEmployment(starts_on=day)
     yield from (c.RecordFollowUp(month=m, employed=True) for m in (3, 6))
     for stall in state.stalls:
         yield c.EscalateStall(step=stall.step, item=stall.item)
+        yield c.AcknowledgeStall(step=stall.step, item=stall.item, note="-")
     yield c.Reassign(assignee="-")
     yield c.AddNote(text="-")
     yield from (c.CloseCase(outcome=o, reason="-") for o in ("employed", "other"))

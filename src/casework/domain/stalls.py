@@ -12,7 +12,7 @@ import msgspec
 
 from casework.domain import commands as c
 from casework.domain.policy import StallPolicy
-from casework.domain.rules import REMINDED_STEPS, waiting_steps
+from casework.domain.rules import REMINDED_STEPS, Waiting, waiting_steps
 from casework.domain.state import CaseState
 
 
@@ -23,6 +23,13 @@ class Deadline(msgspec.Struct, frozen=True):
     due: datetime
     escalates: datetime
     remind: datetime | None
+
+
+def due(state: CaseState, wait: Waiting, policy: StallPolicy) -> datetime:
+    """When a waiting step falls due: a stalled step's deadline as its journey's policy set it,
+    else by `policy`."""
+    stall = state.stall(wait.step, wait.item)
+    return stall.due if stall else policy.deadline(wait.step, wait.since, wait.partner)
 
 
 def deadlines(

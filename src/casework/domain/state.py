@@ -49,6 +49,11 @@ class Handoff(msgspec.Struct):
     consent_partners: list[str]
     outcome: str | None = None
     reminded: str | None = None  # the wait ("step@since") the partner was last reminded of
+    consent_of: str | None = None
+    """The handoff whose request holds the consent this one rests on (None: its own)."""
+    consent_withdrawn: bool = False
+    answered: bool = False
+    """The office has answered the partner's latest question, and the partner not moved since."""
 
 
 class Stall(msgspec.Struct):
@@ -59,6 +64,8 @@ class Stall(msgspec.Struct):
     due: datetime
     policy_version: str
     escalated: bool = False
+    acknowledged_by: str | None = None
+    acknowledged_at: datetime | None = None
 
 
 class Employment(msgspec.Struct):
