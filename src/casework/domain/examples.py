@@ -78,6 +78,11 @@ EXAMPLES: dict[str, dict[str, dict[str, Any]]] = {
     "complete_handoff": {
         "rehabilitation granted": {"handoff_id": "handoff-6", "outcome": "rehabilitation_granted"},
     },
+    "withdraw_consent": {
+        "the client withdraws": {
+            "handoff_id": "handoff-6", "reason": "asiakas peruu suostumuksensa puhelimitse",
+        },
+    },
     "start_employment": {
         "with a pay subsidy": {
             "starts_on": "2026-12-01", "employer_id": EMPLOYER, "subsidy_id": "subsidy-11",
@@ -91,6 +96,11 @@ EXAMPLES: dict[str, dict[str, dict[str, Any]]] = {
         },
     },
     "escalate_stall": {"escalated": {"step": "screening"}},
+    "acknowledge_stall": {
+        "seen, and what is done": {
+            "step": "screening", "note": "Asiakas tavoitettu, seulonta sovittu ensi viikolle.",
+        },
+    },
     "send_handoff_reminder": {"halfway": {"handoff_id": "handoff-6", "step": "handoff_ack"}},
     "reassign": {"to a colleague": {"assignee": "mikko.korhonen", "team": "helsinki-sote"}},
     "add_note": {
