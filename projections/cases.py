@@ -11,7 +11,6 @@ at the sealed event holding the handoff's payload instead of copying it.
 from __future__ import annotations
 
 import re
-from types import SimpleNamespace
 from typing import Any
 
 import msgspec
@@ -109,18 +108,10 @@ class CaseViews(View):
         handoffs = _Handoffs()
         for event in events:
             if isinstance(event, e.CaseOpened):
-                shell = SimpleNamespace()
-                event.apply(shell)
-                state: CaseState = shell.state
+                state = event.initial_state()
             else:
                 state = states[str(event.originator_id)]
-                event.evolve(state)
-                state.version = event.originator_version
-                if event.is_activity:
-                    last = state.last_event_at
-                    state.last_event_at = (
-                        max(last, event.effective_at) if last else event.effective_at
-                    )
+                event.fold(state)
             state.sickness_days_used = None  # health data: the list has no need of it
             states[state.case_id] = state
             applied[state.case_id] = applied.get(state.case_id, 0) + 1

@@ -3,7 +3,6 @@ is the Struct the API answers with."""
 
 from __future__ import annotations
 
-import base64
 from datetime import datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 from uuid import UUID
@@ -12,14 +11,13 @@ import msgspec
 
 from casework.domain.calendar import add_working_days
 from casework.domain.commands import ItemId
-from casework.domain.errors import CaseworkError
 from casework.domain.permissions import Withheld
 from casework.domain.state import Stage
 from casework.domain.tasks import TaskState
+from casework.paging import decode_cursor, encode_cursor
 from projections.cases import CaseViews
 from projections.employers import EmployerViews
 
-MAX_LIMIT = 500
 _Moment = Annotated[datetime, msgspec.Meta(tz=True)]
 _CaseCursor = tuple[_Moment, UUID]
 """Where a page of the case list ended: the last case's activity and id."""
@@ -27,9 +25,9 @@ _QueueCursor = tuple[bool, _Moment, UUID, str, str]
 """… of the stalled queue: stalled, since, case, step, item."""
 _EmployerCursor = tuple[int, str, UUID]
 """… of the employers: open vacancies, name, id."""
-T = TypeVar("T")
 _InboxCursor = tuple[_Moment, UUID, ItemId]
 """… of an inbox: the last task's time, case and handoff."""
+T = TypeVar("T")
 
 
 class Tracks(msgspec.Struct, frozen=True):
@@ -98,24 +96,6 @@ class Page(msgspec.Struct, Generic[T]):
     next: str | None
 
 
-def _cursor(values: list[Any]) -> str:
-    return base64.urlsafe_b64encode(msgspec.json.encode(values)).decode()
-
-
-class InvalidCursor(CaseworkError):
-    code = "malformed"
-
-    def __init__(self) -> None:
-        super().__init__("the cursor is not one this list gave out: start again without it")
-
-
-def _uncursor(cursor: str, shape: type[T]) -> T:
-    try:
-        return msgspec.json.decode(base64.urlsafe_b64decode(cursor.encode()), type=shape)
-    except ValueError:  # not base64, not JSON or not a position: each is a ValueError
-        raise InvalidCursor() from None
-
-
 def _after(descending: str, *ascending: str) -> str:
     """The keyset condition for `ORDER BY descending DESC, ascending…`: the rows after a cursor,
     given the cursor's first value twice and then the rest."""
@@ -148,7 +128,7 @@ def list_cases(
         params.append(f"%{q.lower()}%")
     if cursor:
         where.append("(last_activity, case_id) < (%s, %s)")
-        params += list(_uncursor(cursor, _CaseCursor))
+        params += list(decode_cursor(cursor, _CaseCursor))
     query = views.sql(
         "SELECT case_id, area, team, assignee, stage, tasmatyo, grp, tracks, opened_at,"
         " last_activity, version FROM {table} WHERE " + " AND ".join(where) +
@@ -169,9 +149,8 @@ def list_cases(
         for r in rows
     ]  # fmt: skip
     last = rows[-1] if rows and more else None
-    return Page(
-        items, _cursor([last["last_activity"].isoformat(), str(last["case_id"])]) if last else None
-    )
+    position = [last["last_activity"].isoformat(), str(last["case_id"])] if last else None
+    return Page(items, encode_cursor(position) if position else None)
 
 
 def stalled_queue(
@@ -194,7 +173,7 @@ def stalled_queue(
             where.append(f"{column} = %s")
             params.append(value)
     if cursor:
-        stalled, *rest = _uncursor(cursor, _QueueCursor)
+        stalled, *rest = decode_cursor(cursor, _QueueCursor)
         where.append(_after("stalled", "since", "case_id", "step", "item"))
         params += [stalled, stalled, *rest]
     query = views.sql(
@@ -221,7 +200,7 @@ def stalled_queue(
             reason=f"{r['step'].replace('_', ' ')}: waiting on {r['waiting_on']}"
                    f" since {r['since']:%Y-%m-%d}",
         ))  # fmt: skip
-    return Page(items, _cursor(after) if after else None)
+    return Page(items, encode_cursor(after) if after else None)
 
 
 def faulted_journeys(views: CaseViews, case_ids: list[UUID]) -> list[QueueItem]:
@@ -264,7 +243,7 @@ def partner_inbox(
     newest_first = state == "closed"
     if cursor:
         where.append(f"(since, case_id, handoff_id) {'<' if newest_first else '>'} (%s, %s, %s)")
-        params += list(_uncursor(cursor, _InboxCursor))
+        params += list(decode_cursor(cursor, _InboxCursor))
     order = "DESC" if newest_first else "ASC"
     query = views.sql(
         "SELECT * FROM {table}_inbox WHERE " + " AND ".join(where) +
@@ -275,7 +254,7 @@ def partner_inbox(
         rows = [dict(row) for row in curs.fetchall()]
     last = rows[limit - 1] if len(rows) > limit else None
     position = last and [last["since"].isoformat(), str(last["case_id"]), last["handoff_id"]]
-    return Page(rows[:limit], _cursor(position) if position else None)
+    return Page(rows[:limit], encode_cursor(position) if position else None)
 
 
 def employers_for_matching(
@@ -293,7 +272,7 @@ def employers_for_matching(
             where.append(f"{column} = %s")
             params.append(value)
     if cursor:
-        vacancies, *rest = _uncursor(cursor, _EmployerCursor)
+        vacancies, *rest = decode_cursor(cursor, _EmployerCursor)
         where.append(_after("open_vacancies", "name", "employer_id"))
         params += [vacancies, vacancies, *rest]
     query = views.sql(
@@ -308,4 +287,4 @@ def employers_for_matching(
     last = rows[-1] if rows and more else None
     after = [last["open_vacancies"], last["name"], str(last["employer_id"])] if last else None
     items = [EmployerItem(**row) for row in rows]
-    return Page(items, _cursor(after) if after else None)
+    return Page(items, encode_cursor(after) if after else None)

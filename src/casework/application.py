@@ -19,10 +19,11 @@ from eventsourcing.utils import get_topic
 from casework.access_log import AccessLog
 from casework.db import Database
 from casework.domain import commands as c
-from casework.domain import rules
+from casework.domain import rules, timeline
 from casework.domain.case import ClientCase
 from casework.domain.errors import (
     IdempotencyKeyReused,
+    NotFound,
     OpenCaseExists,
     StaleVersion,
     UnknownCase,
@@ -223,19 +224,28 @@ class CaseworkApp(Application[UUID]):
             raise UnknownVersion(case_id, version, case.version)
         return case
 
-    def case_at(self, case_id: UUID, moment: datetime) -> ClientCase:
-        """The case as it stood at a moment: every event recorded up to then."""
-        version = 0
-        for stored in self.recorder.select_events(case_id):
-            if self.mapper.to_domain_event(stored).timestamp > moment:
-                break
-            version = stored.originator_version
-        if version == 0:
+    def case_at(
+        self, case_id: UUID, known_at: datetime | None = None, effective_at: datetime | None = None
+    ) -> tuple[CaseState, int]:
+        """What the office knew at `known_at` (every event recorded by then; now if None) about
+        the facts in effect at `effective_at` (all of them if None), and the newest version it
+        knew. NotFound if the case had not been opened by then."""
+        events = [self.mapper.to_domain_event(s) for s in self.recorder.select_events(case_id)]
+        if not events:
             raise UnknownCase(case_id)
-        return self.get_case(case_id, version=version)
+        known = timeline.recorded_by(events, known_at) if known_at is not None else events
+        state = timeline.fold(known, effective_at)
+        if state is not None:
+            return state, known[-1].originator_version
+        if known:
+            raise NotFound(f"case {case_id} had not yet been opened at the effective_at asked for")
+        raise NotFound(f"nothing had been recorded on case {case_id} by the time asked for")
 
-    def stored_events(self, case_id: UUID) -> list[StoredEvent]:
-        return list(self.recorder.select_events(case_id))
+    def stored_events(
+        self, case_id: UUID, after: int = 0, limit: int | None = None
+    ) -> list[StoredEvent]:
+        """The case's events as stored, from version `after + 1` on (at most `limit`)."""
+        return list(self.recorder.select_events(case_id, gt=after or None, limit=limit))
 
     def case_ids(self, open_only: bool = False) -> list[UUID]:
         """Every case in the register (or only the open ones)."""
@@ -310,6 +320,15 @@ class CaseworkApp(Application[UUID]):
                 (list(client_ids),),
             )
             return {row["client_id"] for row in curs.fetchall()}
+
+    def cases_of(self, client_id: UUID) -> list[UUID]:
+        """Every case of a client, the open one first."""
+        with self.recorder.datastore.transaction(commit=False) as curs:  # type: ignore[attr-defined]
+            curs.execute(
+                "SELECT case_id FROM client_cases WHERE client_id = %s ORDER BY open DESC, case_id",
+                (client_id,),
+            )
+            return [row["case_id"] for row in curs.fetchall()]
 
     def open_case_of(self, client_id: UUID) -> UUID | None:
         """The client's open case, if any."""

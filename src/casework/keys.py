@@ -36,6 +36,7 @@ CREATE TABLE IF NOT EXISTS client_cases (
     open boolean NOT NULL
 );
 CREATE UNIQUE INDEX IF NOT EXISTS one_open_case_per_client ON client_cases (client_id) WHERE open;
+CREATE INDEX IF NOT EXISTS client_cases_by_client ON client_cases (client_id);
 """
 
 

@@ -32,6 +32,10 @@ CREATE TABLE IF NOT EXISTS register_reads (
     client_id uuid,
     purpose text NOT NULL
 );
+-- Added with the access report: what the reader said of why (a development data dir may lack it).
+ALTER TABLE register_reads ADD COLUMN IF NOT EXISTS reason text;
+CREATE INDEX IF NOT EXISTS register_reads_by_client ON register_reads (client_id, read_at);
+CREATE INDEX IF NOT EXISTS register_reads_by_actor ON register_reads (actor_id, read_at);
 """
 
 
@@ -54,11 +58,18 @@ class ClientRegister:
     def _digest(self, code: str) -> bytes:
         return self.keyring.digest(code, "identity-code")
 
-    def _record_read(self, curs: object, actor: Actor, client_id: UUID | None, why: str) -> None:
+    def _record_read(
+        self,
+        curs: object,
+        actor: Actor,
+        client_id: UUID | None,
+        purpose: str,
+        reason: str | None = None,
+    ) -> None:
         curs.execute(  # type: ignore[attr-defined]
-            "INSERT INTO register_reads (actor_id, actor_role, client_id, purpose) "
-            "VALUES (%s, %s, %s, %s)",
-            (actor.id, actor.role, client_id, why),
+            "INSERT INTO register_reads (actor_id, actor_role, client_id, purpose, reason) "
+            "VALUES (%s, %s, %s, %s, %s)",
+            (actor.id, actor.role, client_id, purpose, reason),
         )
 
     def register(self, identity_code: str, actor: Actor) -> UUID:
@@ -100,8 +111,11 @@ class ClientRegister:
             )
             return {by_digest[bytes(r["code_digest"])]: r["client_id"] for r in curs.fetchall()}
 
-    def find(self, identity_code: str, actor: Actor, purpose: str) -> UUID | None:
-        """The client id registered for a code, if any; the lookup is recorded."""
+    def find(
+        self, identity_code: str, actor: Actor, purpose: str, reason: str | None = None
+    ) -> UUID | None:
+        """The client id registered for a code, if any; the lookup is recorded (`purpose`: the
+        operation that looked, `reason`: what the reader said of why), found or not."""
         code = normalise_identity_code(identity_code)
         with self.datastore.transaction(commit=True) as curs:
             curs.execute(
@@ -109,7 +123,7 @@ class ClientRegister:
             )
             row = curs.fetchone()
             client_id = row["client_id"] if row else None
-            self._record_read(curs, actor, client_id, purpose)
+            self._record_read(curs, actor, client_id, purpose, reason)
         return client_id
 
     def find_or_register(self, identity_code: str, actor: Actor) -> UUID:

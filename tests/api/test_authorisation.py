@@ -18,6 +18,7 @@ from casework.domain.permissions import (
     ROUTES,
     command_refusal,
     may_see_health,
+    missing_reason,
     route_refusal,
 )
 from casework.partner_tasks import TaskIds
@@ -25,6 +26,9 @@ from tests.workflows.helpers import new_code
 from tests.workflows.record_histories import MASTER_KEY
 
 AREA, TEAM, ASSIGNEE = "helsinki", "helsinki-it", "anna"
+CODE = new_code()
+"""The identity code of the case every request is aimed at."""
+WHY = {"reason": "laillisuusvalvonta 2026/14"}
 HANDOFF_PARTNERS = ["kela"]
 WITHHELD = {"withheld": "not_permitted"}
 
@@ -68,8 +72,8 @@ class Request(msgspec.Struct, frozen=True, kw_only=True):
     representative call can reach)."""
 
 
-def opening() -> dict[str, Any]:
-    return {"identity_code": new_code(), "area": AREA, "team": TEAM, "assignee": ASSIGNEE}
+def opening(code: str | None = None) -> dict[str, Any]:
+    return {"identity_code": code or new_code(), "area": AREA, "team": TEAM, "assignee": ASSIGNEE}
 
 
 def kela_task(case: str, action: str = "") -> str:
@@ -97,8 +101,14 @@ REQUESTS: dict[str, Callable[[str], Request]] = {
         method="POST", path="/api/cases", body=opening(), command="open_case", allowed=(201,)
     ),
     "listCases": lambda case: Request(method="GET", path="/api/cases"),
-    "getCase": lambda case: Request(method="GET", path=f"/api/cases/{case}"),
-    "getHistory": lambda case: Request(method="GET", path=f"/api/cases/{case}/history"),
+    "lookupCase": lambda case: Request(
+        method="POST", path="/api/cases/lookup", body={"identity_code": CODE} | WHY
+    ),
+    # With a reason, which auditors and coordinators of another area must give (tested below).
+    "getCase": lambda case: Request(method="GET", path=f"/api/cases/{case}?reason=valvonta"),
+    "getHistory": lambda case: Request(
+        method="GET", path=f"/api/cases/{case}/history?reason=valvonta"
+    ),
     "runCommand": lambda case: Request(
         method="POST",
         path=f"/api/cases/{case}/commands/add_note",
@@ -131,6 +141,12 @@ REQUESTS: dict[str, Callable[[str], Request]] = {
     "removeWebhook": lambda case: Request(
         method="DELETE", path="/api/partners/kela/webhook", partner="kela", allowed=(204, 404)
     ),
+    "verifyCase": lambda case: Request(method="GET", path=f"/api/audit/cases/{case}/verify"),
+    "exportCase": lambda case: Request(
+        method="GET", path=f"/api/audit/cases/{case}/export?reason=valvonta"
+    ),
+    "accessReport": lambda case: Request(method="GET", path=f"/api/audit/access?case={case}"),
+    "getReference": lambda case: Request(method="GET", path="/api/reference"),
     "acknowledgeIntegrityBreak": lambda case: Request(
         method="POST",
         path=f"/api/admin/cases/{case}/integrity/acknowledge",
@@ -204,7 +220,7 @@ def headers(auth) -> dict[str, dict[str, str]]:
 async def case_id(http, token) -> str:
     """A case of the helsinki-it team, assigned to anna, with health data and a Kela handoff."""
     staff = token("staff", AREA, team=TEAM)
-    opened = await http.post("/api/cases", json=opening(), headers=staff)
+    opened = await http.post("/api/cases", json=opening(CODE), headers=staff)
     assert opened.status_code == 201, opened.text
     case = opened.json()["id"]
     for name, body in [
@@ -239,7 +255,7 @@ async def test_each_caller_gets_what_the_table_says(http, headers, case_id, oper
 async def test_health_fields_are_shown_exactly_to_those_the_table_names(
     http, headers, case_id, caller
 ):
-    response = await http.get(f"/api/cases/{case_id}", headers=headers[caller])
+    response = await http.get(f"/api/cases/{case_id}", params=WHY, headers=headers[caller])
     if response.status_code != 200:
         assert expected("getCase", REQUESTS["getCase"](case_id), caller) == (response.status_code,)
         return
@@ -266,6 +282,34 @@ def test_health_data_goes_to_those_who_work_on_the_case_not_to_every_staff_membe
     }
 
 
+READS_OF_A_CASE = ("getCase", "getHistory", "exportCase")
+
+
+@pytest.mark.parametrize("operation", READS_OF_A_CASE)
+@pytest.mark.parametrize("caller", [name for name in CALLERS if name not in UNAUTHENTICATED])
+async def test_a_read_of_a_case_without_the_reason_the_table_requires_is_a_422_naming_it(
+    http, headers, case_id, operation, caller
+):
+    request = REQUESTS[operation](case_id)
+    path = request.path.split("?")[0]
+    response = await http.get(path, headers=headers[caller])
+    allowed = expected(operation, request, caller)
+    if allowed != request.allowed:
+        assert response.status_code in allowed  # refused before any reason is asked for
+    elif missing_reason(actor(caller), AREA, None):
+        assert response.status_code == 422, response.text
+        assert [e["field"] for e in response.json()["errors"]] == ["reason"]
+    else:
+        assert response.status_code == 200, response.text
+
+
+def test_auditors_and_coordinators_outside_the_area_say_why_they_read_a_case():
+    asked = {name for name in CALLERS if name not in UNAUTHENTICATED
+             if missing_reason(actor(name), AREA, None)}  # fmt: skip
+    assert asked == {"auditor", "coordinator of another area"}
+    assert missing_reason(actor("auditor"), AREA, "valvonta") is None
+
+
 # A few cells written out, so the table itself is held to DOMAIN.md, not only its enforcement.
 SPELLED_OUT = {
     ("getCase", "kela (the case's handoff)"): 404,  # partners work through their own routes
@@ -289,6 +333,13 @@ SPELLED_OUT = {
     ("acknowledgeIntegrityBreak", "coordinator of all areas"): 403,
     ("migratePolicy", "coordinator of the area"): 403,  # it moves every area's journeys
     ("migratePolicy", "coordinator of all areas"): 200,
+    ("exportCase", "admin"): 403,  # an export holds health data, which admins do not see
+    ("exportCase", "kela (the case's handoff)"): 404,
+    ("verifyCase", "admin"): 200,
+    ("accessReport", "coordinator of all areas"): 403,
+    ("lookupCase", "auditor"): 403,
+    ("lookupCase", "kela (the case's handoff)"): 403,
+    ("getReference", "ilmarinen"): 200,
 }
 
 

@@ -144,30 +144,40 @@ month = with_control | longer_than(7, 50) | st.integers(0, 1989).map("{:04d}-01"
 month |= st.integers(2101, 9999).map("{:04d}-12".format) | st.text("abc-", min_size=1)
 moment = with_control | bad_moment | st.text("abcxyz", min_size=1, max_size=10)
 cursor = with_control | longer_than(500, 2000) | st.text("ABCxyz019-_=", min_size=1)
+reason = with_control | longer_than(2000, 5000) | st.just("")
+limit = number.filter(lambda n: not n.isdigit() or not 1 <= int(n) <= 500)
 
 TASK_NOBODY_WAS_GIVEN = "A" * 54  # decodes to no task: 404 whatever else the query holds
 # Each GET route, and values of its parameters it must refuse.
 QUERIES: dict[str, dict[str, st.SearchStrategy[str]]] = {
     "/api/cases": {
         "area": name_filter, "team": name_filter, "stage": name_filter, "tag": name_filter,
-        "q": with_control | longer_than(100, 2000), "cursor": cursor,
-        "limit": number.filter(lambda n: not n.isdigit() or not 1 <= int(n) <= 500),
+        "q": with_control | longer_than(100, 2000), "cursor": cursor, "limit": limit,
     },
     "/api/cases/{case}": {
         "version": number.filter(lambda n: not n.isdigit() or int(n) > 1), "as_of": moment,
+        "known_at": moment, "effective_at": moment, "reason": reason,
     },
-    "/api/cases/{case}/history": {},
+    "/api/cases/{case}/history": {"limit": limit, "cursor": cursor, "reason": reason},
     "/api/queues/stalled": {
         "area": name_filter, "team": name_filter, "step": name_filter, "partner": name_filter,
         "at_risk_days": number.filter(lambda n: not n.isdigit() or int(n) > 60),
     },
     "/api/employers": {"sector": name_filter, "area": name_filter},
     "/api/partners/{partner}/tasks": {
-        "limit": number.filter(lambda n: not n.isdigit() or not 1 <= int(n) <= 500),
+        "limit": limit,
         "state": name_filter | st.sampled_from(["Open", "all", "pending"]), "cursor": cursor,
     },
     "/api/partners/{partner}/tasks/{task}": {},
     "/api/indicators": {"from": month, "to": month, "area": name_filter},
+    "/api/reference": {},
+    "/api/audit/cases/{case}/verify": {},
+    "/api/audit/cases/{case}/export": {"reason": reason},
+    "/api/audit/access": {
+        "case": with_control | printable, "from": moment, "to": moment,
+        "actor": with_control | longer_than(200, 2000) | st.just(""),
+        "limit": limit, "cursor": cursor,
+    },
     "/health": {},
     "/ready": {},
     "/metrics": {},
@@ -193,6 +203,7 @@ async def test_a_hostile_query_string_on_any_get_route_is_a_4xx_problem_and_stor
 ):
     route, params, partner = query
     path = route.format(case=target, partner=quote(partner, safe=""), task=TASK_NOBODY_WAS_GIVEN)
+    role = "auditor" if route.startswith("/api/audit") else "coordinator"
     before = store_rows()
-    assert_refused(await http.get(path, params=params, headers=token("coordinator", "*")))
+    assert_refused(await http.get(path, params=params, headers=token(role, "*")))
     assert store_rows() == before

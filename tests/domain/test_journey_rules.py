@@ -979,7 +979,20 @@ def test_suggested_partner_follows_work_history(
     case = open_case()
     if years is not None:
         case.execute(c.RecordWorkHistory(years=years, last_insured=last_insured), STAFF)  # type: ignore[arg-type]
-    assert rules.suggest_partner(case.state) == partner
+    suggestion = rules.suggest_partner(case.state)
+    assert (suggestion.partner if suggestion else None) == partner
+
+
+def test_the_suggested_partner_comes_with_its_reason_in_a_sentence() -> None:
+    case = open_case()
+    case.execute(c.RecordWorkHistory(years=12, last_insured="public"), STAFF)
+    assert rules.suggest_partner(case.state) == rules.PartnerSuggestion(
+        "keva", "12 years of work history, last insured in the public sector: Keva"
+    )
+    case.execute(c.RecordWorkHistory(years=1, last_insured="private"), STAFF)
+    assert rules.suggest_partner(case.state) == rules.PartnerSuggestion(
+        "kela", "1 year of work history, under the 5 a pension provider needs: Kela covers it"
+    )
 
 
 def test_next_steps_for_staff_on_a_new_case() -> None:

@@ -24,7 +24,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from casework.domain import commands as c
 from casework.domain import events as e
-from casework.domain import rules
+from casework.domain import rules, timeline
 from casework.domain.case import ClientCase
 from casework.domain.errors import CaseworkError
 from casework.domain.reference import reference
@@ -577,6 +577,18 @@ class Journey(RuleBasedStateMachine):
         assert replayed.version == self.case.version
         assert replayed.state == self.case.state
         assert msgspec.to_builtins(replayed.state) == msgspec.to_builtins(self.case.state)
+
+    @invariant()
+    def the_facts_in_effect_at_any_moment_fold_without_fault(self) -> None:
+        # Effective times are drawn back-dated too, so a step may take effect before its item.
+        # Each event is checked at its own moment once, when it is the newest.
+        events = list(self.case.pending_events)
+        assert timeline.fold(events) == self.case.state
+        latest = max(ev.meta.effective_at for ev in events)
+        assert timeline.fold(events, latest) == self.case.state
+        then = timeline.fold(events, events[-1].meta.effective_at)
+        assert then is not None
+        assert then.version <= self.case.version
 
 
 Journey.TestCase.settings = settings(

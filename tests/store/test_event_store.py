@@ -139,8 +139,8 @@ def test_case_as_it_stood_at_a_version_and_at_a_time(app):
     app.execute(case_id, c.AddTasmatyoTag(basis="screening"), app.context(STAFF))
 
     assert app.get_case(case_id, version=2).state.stage == "screened"
-    assert app.case_at(case_id, between).state.stage == "screened"
-    assert app.case_at(case_id, between).version == 2
+    state, version = app.case_at(case_id, known_at=between)
+    assert (state.stage, version) == ("screened", 2)
     assert app.get_case(case_id).state.stage == "identified"
 
 

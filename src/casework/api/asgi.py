@@ -13,17 +13,20 @@ from litestar.di import Provide
 from litestar.static_files import create_static_files_router
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from casework.api.audit import AuditController
 from casework.api.cases import COMMAND_ROUTES, CaseController
 from casework.api.commanding import provide_preconditions
 from casework.api.coordination import CoordinationController
 from casework.api.deps import Services, authorise, provide_actor
 from casework.api.indicators import IndicatorController
 from casework.api.integrity import IntegrityController
+from casework.api.lookup import lookup_case
 from casework.api.openapi import ASSETS, CommandSchemas, openapi_config, swagger_assets
 from casework.api.operations import health, metrics, ready
 from casework.api.partners import TASK_ACTIONS, PartnerController
 from casework.api.problems import EXCEPTION_HANDLERS
 from casework.api.queues import EmployerController, QueueController
+from casework.api.reference import get_reference
 from casework.domain.errors import FieldError, ValidationFailed
 from casework.domain.limits import printable_name, text_error
 
@@ -92,6 +95,9 @@ def create_app(services: Services) -> Litestar:
             EmployerController,
             IndicatorController,
             IntegrityController,
+            AuditController,
+            lookup_case,
+            get_reference,
             health,
             ready,
             metrics,

@@ -35,15 +35,23 @@ from casework.api.commanding import (
     command_response,
     run_command,
 )
-from casework.api.deps import ActorDep, Cursor, NameFilter, NamePath, ServicesDep
+from casework.api.deps import (
+    ActorDep,
+    Cursor,
+    Limit,
+    NameFilter,
+    NamePath,
+    ReadReason,
+    ServicesDep,
+)
 from casework.api.integrity import IntegrityField, integrity_field, integrity_headers
 from casework.api.openapi import API_SECURITY
 from casework.api.problems import API_ERRORS, problems
+from casework.api.reads import check_moments, record_read, require_reason
 from casework.application import open_case_scope
-from casework.audit import HistoryItem, history
+from casework.audit import HistoryItem, HistoryPage, history
 from casework.domain import commands as c
-from casework.domain import events, limits, rules
-from casework.domain.case import ClientCase
+from casework.domain import events, rules
 from casework.domain.errors import UnknownCommand, ValidationFailed
 from casework.domain.permissions import (
     COMMANDS,
@@ -54,13 +62,19 @@ from casework.domain.permissions import (
     may_see_health,
     sees_health_of,
 )
+from casework.domain.rules import PartnerSuggestion, next_steps, suggest_partner
 from casework.domain.state import CaseState, Stage
-from projections.queries import MAX_LIMIT, CaseListItem, list_cases
+from casework.paging import MAX_LIMIT, decode_cursor, encode_cursor
+from projections.queries import CaseListItem, list_cases
+
+KNOWN_AT = "The case as recorded by then: what the office knew at that moment."
+EFFECTIVE_AT = "Only the facts in effect at that moment (as known now, or at known_at)."
 
 
 class CaseDocument(CaseState, kw_only=True):
     """A case as `GET /api/cases/{id}` shows it: its state, what follows from it (stage, group,
-    F05), the commands this caller may run now, and whether its stored history verifies.
+    F05, the partner its work history points to), the commands this caller may run now, and
+    whether its stored history verifies.
 
     The health fields are withheld from a caller who may not see them. `stage`, `group` and
     `f05` are properties of the state; here they are fields, so they are shown."""
@@ -68,6 +82,7 @@ class CaseDocument(CaseState, kw_only=True):
     id: UUID
     stage: Stage
     next_steps: list[str]
+    suggested_partner: PartnerSuggestion | None
     integrity: IntegrityField
     diagnosed: bool | Withheld = False
     self_assessments: int | Withheld = 0
@@ -81,21 +96,16 @@ class CasePage(msgspec.Struct, frozen=True):
     next: str | None
 
 
-class HistoryPage(msgspec.Struct, frozen=True):
-    items: list[HistoryItem]
-    next: str | None
-
-
 def case_document(
-    case: ClientCase, actor: c.Actor, steps: list[str], integrity: IntegrityField
+    state: CaseState, steps: list[str], health: bool, integrity: IntegrityField
 ) -> CaseDocument:
-    state = case.state
+    """The case as the API shows it; its health fields withheld unless `health`."""
     fields = {name: getattr(state, name) for name in state.__struct_fields__}
     doc = CaseDocument(
-        **fields, id=case.id, stage=state.stage, group=state.group, f05=state.f05,
-        next_steps=steps, integrity=integrity,
+        **fields, id=UUID(state.case_id), stage=state.stage, group=state.group, f05=state.f05,
+        next_steps=steps, suggested_partner=suggest_partner(state), integrity=integrity,
     )  # fmt: skip
-    if not sees_health_of(actor, state):
+    if not health:
         doc = msgspec.structs.replace(doc, **dict.fromkeys(HEALTH_FIELDS, NOT_PERMITTED))
     return doc
 
@@ -192,36 +202,43 @@ class CaseController(Controller):
         services: ServicesDep,
         actor: ActorDep,
         version: Annotated[int | None, QueryParameter(ge=1, le=MAX_VERSION)] = None,
-        as_of: Annotated[datetime | None, QueryParameter()] = None,
+        known_at: Annotated[datetime | None, QueryParameter(description=KNOWN_AT)] = None,
+        as_of: Annotated[datetime | None, QueryParameter(description="known_at's alias")] = None,
+        effective_at: Annotated[datetime | None, QueryParameter(description=EFFECTIVE_AT)] = None,
+        reason: ReadReason = None,
     ) -> Response[CaseDocument]:
-        """`version`: as it stood at that version (404 beyond its last); `as_of`: as recorded by
-        then. A case whose stored history fails verification says so in `integrity` and in the
-        `Casework-Integrity` header."""
-        if as_of is not None and (message := limits.moment_error(as_of)):
-            raise ValidationFailed.field("as_of", message)
+        check_moments(known_at=known_at, as_of=as_of, effective_at=effective_at)
+        if as_of is not None and known_at is not None:
+            raise ValidationFailed.field("as_of", "as_of is another name for known_at: give one")
+        known_at = known_at or as_of
+        past = known_at is not None or effective_at is not None
+        if past and version is not None:
+            raise ValidationFailed.field("version", "give a version or a moment, not both")
 
-        def read() -> ClientCase:
-            if as_of is not None:
-                return services.app.case_at(case_id, as_of)
-            return services.app.get_case(case_id, version=version)
+        def read() -> tuple[CaseState, int, CaseState]:
+            # Who works on the case, and so sees its health data, is judged on the case now.
+            now = services.app.get_case(case_id)
+            if past:
+                return (*services.app.case_at(case_id, known_at, effective_at), now.state)
+            then = now if version is None else services.app.get_case(case_id, version=version)
+            return then.state, then.version, now.state
 
-        case = await to_thread.run_sync(read)
+        state, known, now = await to_thread.run_sync(read)
+        require_reason(actor, now.area, reason)
         # The whole chain, on every read: a few milliseconds at 500 events (README).
         integrity = await to_thread.run_sync(services.app.integrity.verify, case_id)
         ctx = services.app.context(actor)
-        steps = rules.next_steps(case.state, ctx) if version is None and as_of is None else []
-        doc = case_document(case, actor, steps, integrity_field(integrity))
-        if sees_health_of(actor, case.state):
-            await to_thread.run_sync(
-                services.app.access.record, actor, [case_id], "health", "getCase"
-            )
-        headers = {"ETag": f'"{case.version}"'} | integrity_headers(integrity)
+        steps = next_steps(state, ctx) if version is None and not past else []
+        health = sees_health_of(actor, now)
+        doc = case_document(state, steps, health, integrity_field(integrity))
+        await record_read(services, actor, case_id, "getCase", reason, health)
+        headers = {"ETag": f'"{known}"'} | integrity_headers(integrity)
         return Response(doc, headers=headers)
 
     @get(
         "/{case_id:uuid}/history",
         operation_id="getHistory",
-        summary="Every event of a case",
+        summary="The events of a case, oldest first (keyset-paged)",
         responses=problems(*API_ERRORS, 404),
     )
     async def get_history(
@@ -229,23 +246,31 @@ class CaseController(Controller):
         case_id: FromPath[UUID],
         services: ServicesDep,
         actor: ActorDep,
+        limit: Limit = 50,
+        cursor: Cursor = None,
+        reason: ReadReason = None,
     ) -> HistoryPage:
-        """Each event with who recorded it, why, when it was recorded and took effect, and its
-        place in the hash chain. Protected fields are withheld from those who may not see them."""
-        items = await to_thread.run_sync(history, services.app, case_id)
-        allowed = sees_health_of(actor, services.app.get_case(case_id).state)
+        after = decode_cursor(cursor, tuple[int])[0] if cursor else 0
+        state = (await to_thread.run_sync(services.app.get_case, case_id)).state
+        require_reason(actor, state.area, reason)
+        items = await to_thread.run_sync(history, services.app, case_id, after, limit + 1)
+        page = items[:limit]
+        allowed = sees_health_of(actor, state)
         if not allowed:
-            items = [_withhold_protected(item) for item in items]
-        if allowed and any(item.type in HEALTH_EVENTS for item in items):
-            await to_thread.run_sync(
-                services.app.access.record, actor, [case_id], "health", "getHistory"
-            )
-        return HistoryPage(items, None)
+            page = [_withheld(item) for item in page]
+        health = allowed and any(item.type in HEALTH_EVENTS for item in page)
+        await record_read(services, actor, case_id, "getHistory", reason, health)
+        more = len(items) > limit
+        return HistoryPage(page, encode_cursor([page[-1].version]) if more else None)
 
 
-def _withhold_protected(item: HistoryItem) -> HistoryItem:
-    protected = getattr(getattr(events, item.type, None), "protected", ())
-    data = {k: NOT_PERMITTED if k in protected else v for k, v in item.data.items()}
+def _protected(event_type: str, field: str) -> bool:
+    return field in getattr(getattr(events, event_type, None), "protected", ())
+
+
+def _withheld(item: HistoryItem) -> HistoryItem:
+    """The item without its protected fields, for a reader who may not see them."""
+    data = {k: NOT_PERMITTED if _protected(item.type, k) else v for k, v in item.data.items()}
     reason = NOT_PERMITTED if item.reason is not None else None
     return msgspec.structs.replace(item, data=data, reason=reason)
 

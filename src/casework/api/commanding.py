@@ -189,6 +189,5 @@ async def claimed(
 def _events_since(services: Services, case_id: UUID, version: int) -> list[EventSince]:
     return [
         EventSince(item.version, item.type)
-        for item in history(services.app, case_id)
-        if item.version > version
+        for item in history(services.app, case_id, after=version)
     ]

@@ -17,6 +17,7 @@ from casework.application import CaseworkApp
 from casework.domain.commands import SLUG_MAX, Actor
 from casework.domain.errors import NotFound, NotPermitted
 from casework.domain.permissions import ROUTES, route_refusal
+from casework.paging import MAX_CURSOR, MAX_LIMIT
 from casework.settings import Settings
 from projections.service import Projections
 from workflows.client import Journeys
@@ -44,6 +45,17 @@ Cursor = Annotated[str | None, QueryParameter(max_length=500)]
 """Where the previous page of a list ended (its `next`)."""
 NamePath = Annotated[str, PathParameter(max_length=SLUG_MAX)]
 """A path segment naming a partner or a command."""
+Limit = Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)]
+Cursor = Annotated[str | None, QueryParameter(max_length=MAX_CURSOR)]
+ReadReason = Annotated[
+    str | None,
+    QueryParameter(
+        min_length=1,
+        max_length=2000,  # as a command's reason
+        description="Why the case is read; recorded with the read. Auditors must give one, and "
+        "so must coordinators reading a case outside their area.",
+    ),
+]
 
 
 def actor_of(connection: ASGIConnection) -> Actor:

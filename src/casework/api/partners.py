@@ -42,9 +42,10 @@ from casework.domain import commands as c
 from casework.domain.errors import NotFound, UnknownCase
 from casework.domain.state import CaseState, Handoff, HandoffStatus
 from casework.domain.tasks import TaskState
+from casework.paging import MAX_LIMIT
 from casework.partner_tasks import Deadline, TaskReader
 from casework.webhooks import SIGNATURE_HEADER
-from projections.queries import MAX_LIMIT, partner_inbox
+from projections.queries import partner_inbox
 
 TaskPath = Annotated[str, PathParameter(max_length=64)]
 """A task id (54 characters)."""

@@ -15,8 +15,8 @@ from litestar.params import QueryParameter
 from casework.api.deps import ActorDep, Cursor, NameFilter, Services, ServicesDep
 from casework.api.openapi import API_SECURITY
 from casework.api.problems import API_ERRORS, problems
+from casework.paging import MAX_LIMIT
 from projections.queries import (
-    MAX_LIMIT,
     EmployerItem,
     QueueItem,
     employers_for_matching,

@@ -74,7 +74,10 @@ class CaseEvent(Fact):
     """The field holding the id of the item this event creates (`handoff_id`), if it creates one."""
 
     def apply(self, aggregate: Any) -> None:
-        state: CaseState = aggregate.state
+        self.fold(aggregate.state)
+
+    def fold(self, state: CaseState) -> None:
+        """Add this fact to the state: evolve it, and move its version and activity clock on."""
         self.evolve(state)
         state.version = self.originator_version
         if self.is_activity:
@@ -85,6 +88,12 @@ class CaseEvent(Fact):
     def evolve(self, state: CaseState) -> None:
         """Change the plain case state as this fact says; every case event defines it."""
         raise NotImplementedError(type(self).__name__)
+
+    def holds_on(self, state: CaseState) -> bool:
+        """Whether what this fact moves on is in the state. A later step of an item needs the
+        item; on a state of the facts in effect at a moment, a step back-dated before its item
+        took effect finds none, and is not in effect either (`domain/timeline.py`)."""
+        return True
 
 
 class CaseOpened(Aggregate.Created):
@@ -105,7 +114,10 @@ class CaseOpened(Aggregate.Created):
         state["channel"] = "staff"
 
     def apply(self, aggregate: Any) -> None:
-        aggregate.state = CaseState(
+        aggregate.state = self.initial_state()
+
+    def initial_state(self) -> CaseState:
+        return CaseState(
             case_id=str(self.originator_id),
             client_id=self.client_id,
             area=self.area,
@@ -216,6 +228,9 @@ class _CoachingMoved(CaseEvent):
         item.status = self.to_status  # type: ignore[assignment]
         item.since = self.effective_at
 
+    def holds_on(self, state: CaseState) -> bool:
+        return state.coaching_item(self.coaching_id) is not None
+
 
 class CoachingStarted(_CoachingMoved):
     to_status = "started"
@@ -262,6 +277,9 @@ class JobReferralOutcomeRecorded(CaseEvent):
         item.status = "hired" if self.hired else "not_hired"
         item.since = self.effective_at
 
+    def holds_on(self, state: CaseState) -> bool:
+        return state.referral(self.referral_id) is not None
+
 
 class SubsidyApplied(CaseEvent):
     subsidy_id: str
@@ -283,6 +301,9 @@ class SubsidyDecided(CaseEvent):
         assert item is not None
         item.status = "granted" if self.granted else "denied"
         item.since = self.effective_at
+
+    def holds_on(self, state: CaseState) -> bool:
+        return state.subsidy(self.subsidy_id) is not None
 
 
 class HandoffRequested(CaseEvent):
@@ -317,6 +338,9 @@ class _HandoffMoved(CaseEvent):
         item.status = self.to_status  # type: ignore[assignment]
         item.since = self.effective_at
         item.answered = False
+
+    def holds_on(self, state: CaseState) -> bool:
+        return state.handoff(self.handoff_id) is not None
 
 
 class HandoffAcknowledged(_HandoffMoved):
@@ -413,6 +437,9 @@ class HandoffReminderSent(CaseEvent):
         assert item is not None
         item.reminded = f"{self.step}@{self.since.isoformat()}"
 
+    def holds_on(self, state: CaseState) -> bool:
+        return state.handoff(self.handoff_id) is not None
+
 
 class EmploymentStarted(CaseEvent):
     starts_on: date
@@ -432,6 +459,9 @@ class FollowUpRecorded(CaseEvent):
     def evolve(self, state: CaseState) -> None:
         assert state.employment is not None
         state.employment.follow_ups[str(self.month)] = self.employed
+
+    def holds_on(self, state: CaseState) -> bool:
+        return state.employment is not None
 
 
 class StepStalled(CaseEvent):
@@ -467,6 +497,9 @@ class StallEscalated(CaseEvent):
         stall = state.stall(self.step, self.item)
         assert stall is not None
         stall.escalated = True
+
+    def holds_on(self, state: CaseState) -> bool:
+        return state.stall(self.step, self.item) is not None
 
 
 class StallAcknowledged(CaseEvent):

@@ -11,6 +11,8 @@ Three questions, three parts of the table:
   and a partner who has none on the case does not learn that it exists).
 - *May this caller see this case's health data?* `may_see_health`: staff who work on the case
   (its team or its assignee), coordinators of its area, auditors. Every read of it is recorded.
+- *Must this caller say why they read this case?* `missing_reason`: auditors always,
+  coordinators for a case outside their area. The reason is recorded with the read.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ READERS = frozenset({"staff", "coordinator", "auditor", "admin"})
 """Who reads cases, lists and queues: everyone of the office, not partners."""
 OVERSEERS = frozenset({"coordinator", "auditor", "admin"})
 ADMIN = frozenset({"admin"})
+SIGNED_IN = READERS | PARTNER
+AUDITOR = frozenset({"auditor"})
 
 
 class Route(msgspec.Struct, frozen=True, kw_only=True):
@@ -54,6 +58,7 @@ ROUTES: dict[str, Route] = {
     "metrics": Route(public=True),
     # Staff: cases
     "openCase": Route(roles=STAFF),
+    "lookupCase": Route(roles=STAFF),
     "listCases": Route(roles=READERS),
     "getCase": Route(roles=READERS, hidden_from=PARTNER),
     "getHistory": Route(roles=READERS, hidden_from=PARTNER),
@@ -76,8 +81,14 @@ ROUTES: dict[str, Route] = {
     "registerWebhook": Route(roles=PARTNER | ADMIN, own_partner=True),
     "getWebhook": Route(roles=PARTNER | ADMIN, own_partner=True),
     "removeWebhook": Route(roles=PARTNER | ADMIN, own_partner=True),
+    # Auditors
+    "verifyCase": Route(roles=AUDITOR | ADMIN, hidden_from=PARTNER),
+    "exportCase": Route(roles=AUDITOR, hidden_from=PARTNER),
+    "accessReport": Route(roles=AUDITOR),
     # Admins
     "acknowledgeIntegrityBreak": Route(roles=ADMIN),
+    # Everyone signed in
+    "getReference": Route(roles=SIGNED_IN),
 }
 """Every API operation, by its operation id. A route missing here cannot be called (the guard
 refuses it), and the authorisation tests fail for it."""
@@ -178,3 +189,15 @@ def may_see_health(actor: Actor, area: str, team: str | None, assignee: str | No
 
 def sees_health_of(actor: Actor, state: CaseState) -> bool:
     return may_see_health(actor, state.area, state.team, state.assignee)
+
+
+def missing_reason(actor: Actor, area: str, reason: str | None) -> str | None:
+    """Why a read of a case of `area` needs the reason it lacks, or None: an auditor says why
+    they read any case, a coordinator why they read one outside their own area."""
+    if reason is not None:
+        return None
+    if actor.role == "auditor":
+        return "an auditor says why they read a case: give a reason"
+    if actor.role == "coordinator" and not in_area(actor, area):
+        return f"the case belongs to area {area}, not yours: give a reason for reading it"
+    return None

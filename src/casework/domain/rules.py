@@ -48,13 +48,34 @@ def partner_name(slug: str) -> str:
     return partner.name if partner else slug
 
 
-def suggest_partner(state: CaseState) -> str | None:
-    """Kela for the unemployed and short work histories; otherwise the last pension insurer."""
-    if state.work_history_years is None:
+class PartnerSuggestion(msgspec.Struct, frozen=True):
+    """The handoff partner the work history points to, and why; staff decide (DOMAIN.md)."""
+
+    partner: str
+    reason: str
+
+
+PENSION_YEARS = 5
+"""Pension providers cover about five or more years of work history; Kela shorter ones."""
+
+
+def suggest_partner(state: CaseState) -> PartnerSuggestion | None:
+    """Kela for the unemployed and short work histories; otherwise the last pension insurer.
+    None until the work history is recorded."""
+    years, insured = state.work_history_years, state.last_insured
+    if years is None:
         return None
-    if state.work_history_years < 5 or state.last_insured == "none":
-        return "kela"
-    return "keva" if state.last_insured == "public" else "ilmarinen"
+    history = f"{years} year{'' if years == 1 else 's'} of work history"
+    if insured == "none":
+        return PartnerSuggestion("kela", f"{history} and no pension insurer: Kela covers it")
+    if years < PENSION_YEARS:
+        return PartnerSuggestion(
+            "kela", f"{history}, under the {PENSION_YEARS} a pension provider needs: Kela covers it"
+        )
+    partner = "keva" if insured == "public" else "ilmarinen"
+    return PartnerSuggestion(
+        partner, f"{history}, last insured in the {insured} sector: {partner_name(partner)}"
+    )
 
 
 def waiting_steps(state: CaseState) -> list[Waiting]:
