@@ -1,15 +1,18 @@
-"""Reads of the case views: the lists people work from. Plain SQL over the view tables."""
+"""Reads of the case views: the lists people work from. Plain SQL over the view tables; each item
+is the Struct the API answers with."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Generic, Literal, TypeVar
 from uuid import UUID
 
 import msgspec
 
 from casework.domain.calendar import add_working_days
 from casework.domain.commands import ItemId
+from casework.domain.permissions import Withheld
+from casework.domain.state import Stage
 from casework.domain.tasks import TaskState
 from casework.paging import decode_cursor, encode_cursor
 from projections.cases import CaseViews
@@ -24,10 +27,72 @@ _EmployerCursor = tuple[int, str, UUID]
 """… of the employers: open vacancies, name, id."""
 _InboxCursor = tuple[_Moment, UUID, ItemId]
 """… of an inbox: the last task's time, case and handoff."""
+T = TypeVar("T")
 
 
-class Page(msgspec.Struct):
-    items: list[dict[str, Any]]
+class Tracks(msgspec.Struct, frozen=True):
+    """Where each of a case's tracks stands, for a list to show at a glance."""
+
+    coaching: list[str]
+    referrals: list[str]
+    subsidies: list[str]
+    """`kind:status`"""
+    handoffs: list[str]
+    """`partner:status`"""
+    employed: bool
+
+
+class CaseListItem(msgspec.Struct):
+    id: UUID
+    area: str
+    team: str
+    assignee: str | None
+    stage: Stage
+    tasmatyo: bool
+    group: Literal["A", "B"] | Withheld | None
+    tracks: Tracks
+    opened_at: datetime
+    last_activity: datetime
+    version: int
+
+
+class Acknowledged(msgspec.Struct, frozen=True):
+    """Who of the coordinators saw a stall, and when."""
+
+    by: str
+    at: datetime
+
+
+class QueueItem(msgspec.Struct, frozen=True):
+    """A step of a case that waits: on whom, since when, by when, how late."""
+
+    case_id: UUID
+    step: str
+    item: str | None
+    area: str
+    team: str
+    partner: str | None
+    waiting_on: str
+    since: datetime
+    due: datetime
+    stalled: bool
+    escalated: bool
+    acknowledged: Acknowledged | None
+    days_late: float
+    reason: str
+
+
+class EmployerItem(msgspec.Struct, frozen=True):
+    employer_id: UUID
+    business_id: str
+    name: str
+    sector: str
+    area: str
+    open_vacancies: int
+
+
+class Page(msgspec.Struct, Generic[T]):
+    items: list[T]
     next: str | None
 
 
@@ -49,7 +114,7 @@ def list_cases(
     q: str | None = None,
     limit: int = 50,
     cursor: str | None = None,
-) -> Page:
+) -> Page[CaseListItem]:
     """Cases, most recently active first, with keyset paging."""
     where, params = ["true"], []
     for column, value in (("area", area), ("team", team), ("stage", stage)):
@@ -75,12 +140,12 @@ def list_cases(
     more = rows[limit:]
     rows = rows[:limit]
     items = [
-        {
-            "id": str(r["case_id"]), "area": r["area"], "team": r["team"],
-            "assignee": r["assignee"], "stage": r["stage"], "tasmatyo": r["tasmatyo"],
-            "group": r["grp"], "tracks": r["tracks"], "opened_at": r["opened_at"].isoformat(),
-            "last_activity": r["last_activity"].isoformat(), "version": r["version"],
-        }
+        CaseListItem(
+            id=r["case_id"], area=r["area"], team=r["team"], assignee=r["assignee"],
+            stage=r["stage"], tasmatyo=r["tasmatyo"], group=r["grp"],
+            tracks=msgspec.convert(r["tracks"], Tracks), opened_at=r["opened_at"],
+            last_activity=r["last_activity"], version=r["version"],
+        )
         for r in rows
     ]  # fmt: skip
     last = rows[-1] if rows and more else None
@@ -99,7 +164,7 @@ def stalled_queue(
     at_risk_days: int = 0,
     limit: int = 50,
     cursor: str | None = None,
-) -> Page:
+) -> Page[QueueItem]:
     """Stalled steps, oldest first, with how late they are; plus steps due within `at_risk_days`.
     Keyset-paged."""
     where, params = ["(stalled OR due <= %s)"], [add_working_days(now, at_risk_days)]
@@ -125,21 +190,20 @@ def stalled_queue(
     items = []
     for r in rows:
         late = (now - r["due"]).total_seconds()
-        items.append({
-            "case_id": str(r["case_id"]), "step": r["step"], "item": r["item"] or None,
-            "area": r["area"], "team": r["team"], "partner": r["partner"],
-            "waiting_on": r["waiting_on"], "since": r["since"].isoformat(),
-            "due": r["due"].isoformat(), "stalled": r["stalled"], "escalated": r["escalated"],
-            "acknowledged": {"by": r["acknowledged_by"], "at": r["acknowledged_at"].isoformat()}
-                            if r["acknowledged_by"] else None,
-            "days_late": round(late / 86400, 1) if late > 0 else 0,
-            "reason": f"{r['step'].replace('_', ' ')}: waiting on {r['waiting_on']}"
-                      f" since {r['since']:%Y-%m-%d}",
-        })  # fmt: skip
+        items.append(QueueItem(
+            case_id=r["case_id"], step=r["step"], item=r["item"] or None, area=r["area"],
+            team=r["team"], partner=r["partner"], waiting_on=r["waiting_on"], since=r["since"],
+            due=r["due"], stalled=r["stalled"], escalated=r["escalated"],
+            acknowledged=Acknowledged(r["acknowledged_by"], r["acknowledged_at"])
+                         if r["acknowledged_by"] else None,
+            days_late=round(late / 86400, 1) if late > 0 else 0,
+            reason=f"{r['step'].replace('_', ' ')}: waiting on {r['waiting_on']}"
+                   f" since {r['since']:%Y-%m-%d}",
+        ))  # fmt: skip
     return Page(items, encode_cursor(after) if after else None)
 
 
-def faulted_journeys(views: CaseViews, case_ids: list[UUID]) -> list[dict[str, Any]]:
+def faulted_journeys(views: CaseViews, case_ids: list[UUID]) -> list[QueueItem]:
     """Queue items for cases whose journey cannot run (its workflow task keeps failing): no
     deadline of theirs is being watched until the fault is fixed."""
     with views.datastore.transaction(commit=False) as curs:
@@ -149,17 +213,16 @@ def faulted_journeys(views: CaseViews, case_ids: list[UUID]) -> list[dict[str, A
             (case_ids,),
         )  # fmt: skip
         rows = curs.fetchall()
-    items = []
-    for r in rows:
-        since = r["last_activity"].isoformat()
-        items.append({
-            "case_id": str(r["case_id"]), "step": "journey", "item": None, "area": r["area"],
-            "team": r["team"], "partner": None, "waiting_on": "casework", "since": since,
-            "due": since, "stalled": True, "escalated": True, "acknowledged": None, "days_late": 0,
-            "reason": "the journey cannot run: its deadlines are not watched until the"
-                      " operators fix it (Temporal reports its workflow task failing)",
-        })  # fmt: skip
-    return items
+    return [
+        QueueItem(
+            case_id=r["case_id"], step="journey", item=None, area=r["area"], team=r["team"],
+            partner=None, waiting_on="casework", since=r["last_activity"],
+            due=r["last_activity"], stalled=True, escalated=True, acknowledged=None, days_late=0,
+            reason="the journey cannot run: its deadlines are not watched until the operators"
+                   " fix it (Temporal reports its workflow task failing)",
+        )
+        for r in rows
+    ]  # fmt: skip
 
 
 def partner_inbox(
@@ -168,7 +231,7 @@ def partner_inbox(
     state: TaskState | None = None,
     limit: int = 50,
     cursor: str | None = None,
-) -> Page:
+) -> Page[dict[str, Any]]:
     """One partner's tasks in one state (None: every state but closed), keyset-paged: the work in
     hand oldest first, closed tasks the most recently closed first. Items hold the view's row."""
     where, params = ["partner = %s"], [partner]
@@ -201,7 +264,7 @@ def employers_for_matching(
     area: str | None = None,
     limit: int = 50,
     cursor: str | None = None,
-) -> Page:
+) -> Page[EmployerItem]:
     """Employers carrying the interest tag, those with open vacancies first. Keyset-paged."""
     where, params = ["interested"], []
     for column, value in (("sector", sector), ("area", area)):
@@ -223,5 +286,5 @@ def employers_for_matching(
     more, rows = rows[limit:], rows[:limit]
     last = rows[-1] if rows and more else None
     after = [last["open_vacancies"], last["name"], str(last["employer_id"])] if last else None
-    items = [dict(row) | {"employer_id": str(row["employer_id"])} for row in rows]
+    items = [EmployerItem(**row) for row in rows]
     return Page(items, encode_cursor(after) if after else None)

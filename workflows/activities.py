@@ -2,7 +2,7 @@
 
 Run as local activities (the write is short and the measured round trip is a third of a regular
 activity's). A refusal from the aggregate becomes a non-retryable ApplicationError whose type is the
-error's code, so the caller learns exactly what the domain said.
+error's code and whose details are the problem the API answers with (`casework.problems`).
 """
 
 from __future__ import annotations
@@ -15,57 +15,22 @@ from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from casework.application import CaseworkApp, CommandResult
 from casework.domain import commands as c
-from casework.domain.errors import (
-    CaseworkError,
-    IntegrityBroken,
-    OpenCaseExists,
-    StaleVersion,
-    ValidationFailed,
-)
+from casework.domain.errors import CaseworkError
 from casework.domain.state import CaseState
+from casework.problems import problem_of
 from workflows.messages import CaseStateRequest, CommandOutcome, CommandRequest, OpenCaseRequest
 
 
 def refusal(error: CaseworkError) -> ApplicationError:
-    """The domain's refusal, carried through Temporal with what the API needs to answer."""
-    details: dict[str, object] = {"code": error.code, "detail": error.detail}
-    if isinstance(error, ValidationFailed):
-        details["errors"] = msgspec.to_builtins(error.errors)
-    if isinstance(error, StaleVersion):
-        details["current_version"] = error.current_version
-    if isinstance(error, OpenCaseExists):
-        details["existing_case_id"] = str(error.existing_case_id)
-    if isinstance(error, IntegrityBroken):
-        details["first_broken_version"] = error.first_broken_version
+    """The domain's refusal, carried through Temporal as the problem details the API answers."""
     # Benign: a refusal is an answer, not a fault; the SDK then logs it at debug level only.
     return ApplicationError(
         error.detail,
-        details,
+        problem_of(error),
         type=error.code,
         non_retryable=True,
         category=ApplicationErrorCategory.BENIGN,
     )
-
-
-def decode_command(name: str, body: dict[str, object]) -> c.Command:
-    """A command Struct from its name and JSON body; a bad body is a ValidationFailed."""
-    cls = c.CASE_COMMANDS.get(name)
-    if cls is None:
-        raise ValidationFailed.field("command", f"no command {name!r}")
-    try:
-        return msgspec.convert(body, cls, strict=False)
-    except msgspec.ValidationError as error:
-        raise ValidationFailed.field(_field_of(error), str(error)) from None
-
-
-def _field_of(error: msgspec.ValidationError) -> str:
-    # msgspec says "... - at `$.consent.given_on`"; missing fields say "missing required field `x`".
-    text = str(error)
-    if "`$." in text:
-        return text.split("`$.", 1)[1].split("`", 1)[0]
-    if "field `" in text:
-        return text.split("field `", 1)[1].split("`", 1)[0]
-    return "body"
 
 
 class CaseActivities:
@@ -81,21 +46,20 @@ class CaseActivities:
             causation_id=request.idempotency_key,
         )
 
-    def _outcome(self, result: CommandResult) -> CommandOutcome:
-        state = self.app.get_case(result.case_id).state
-        return CommandOutcome(result.case_id, result.version, result.events, state, result.replayed)
+    @staticmethod
+    def _outcome(result: CommandResult, state: CaseState) -> CommandOutcome:
+        return CommandOutcome(
+            result.case_id, result.version, result.events, state, result.replayed, result.created
+        )
 
     @activity.defn
     def open_case(self, request: OpenCaseRequest) -> CommandOutcome:
         try:
-            cmd = msgspec.convert(request.body, c.OpenCase, strict=False)
             # The case id is new for every request: a retried activity writes once.
             key = request.idempotency_key or f"open:{request.case_id}"
             ctx = self._context(msgspec.structs.replace(request, idempotency_key=key), None)
-            result = self.app.open_case(cmd, ctx, key, case_id=request.case_id)
-            return self._outcome(result)
-        except msgspec.ValidationError as error:
-            raise refusal(ValidationFailed.field(_field_of(error), str(error))) from None
+            result = self.app.open_case(request.command, ctx, key, case_id=request.case_id)
+            return self._outcome(result, self.app.get_case(result.case_id).state)
         except CaseworkError as error:
             raise refusal(error) from None
 
@@ -107,16 +71,13 @@ class CaseActivities:
     @activity.defn
     def execute_command(self, request: CommandRequest) -> CommandOutcome:
         try:
-            cmd = decode_command(request.name, request.body)
             result, state = self.app.execute_with_state(
                 request.case_id,
-                cmd,
+                request.command,
                 self._context(request, request.workflow_time),
                 request.expected_version,
                 request.idempotency_key,
             )
-            return CommandOutcome(
-                result.case_id, result.version, result.events, state, result.replayed
-            )
+            return self._outcome(result, state)
         except CaseworkError as error:
             raise refusal(error) from None

@@ -6,9 +6,10 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 from uuid import UUID
 
+import msgspec
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
@@ -18,7 +19,9 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from casework.domain.commands import CaseCommand, OpenCase
 from casework.domain.policy import StallPolicy
+from casework.problems import Problem, problem
 from workflows.journey import JourneyWorkflow
 from workflows.messages import (
     POLICY_VERSION,
@@ -42,11 +45,15 @@ T = TypeVar("T")
 
 
 class Refused(Exception):
-    """A command the journey refused: its code, a sentence, and what else the domain said."""
+    """A command the journey refused, with the problem details the domain's refusal maps to."""
 
-    def __init__(self, code: str, detail: str, details: dict[str, Any]) -> None:
-        super().__init__(detail)
-        self.code, self.detail, self.details = code, detail, details
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem.detail)
+        self.problem = problem
+
+    @property
+    def code(self) -> str:
+        return self.problem.code
 
 
 class TemporalUnavailable(Exception):
@@ -66,10 +73,11 @@ async def _reaching_temporal() -> AsyncIterator[None]:
 
 def _refused(error: WorkflowUpdateFailedError) -> Refused:
     cause = error.cause
-    if isinstance(cause, ApplicationError):
-        details = cause.details[0] if cause.details else {}
-        return Refused(cause.type or "refused", cause.message, details)
-    return Refused("refused", str(cause or error), {})
+    if not isinstance(cause, ApplicationError):
+        return Refused(problem("refused", str(cause or error)))
+    with contextlib.suppress(IndexError, msgspec.ValidationError):
+        return Refused(msgspec.convert(cause.details[0], Problem))  # `activities.refusal`
+    return Refused(problem(cause.type or "refused", cause.message))
 
 
 def update_id(case_id: UUID, idempotency_key: str | None) -> str:
@@ -104,7 +112,7 @@ class Journeys:
         self.client, self.task_queue, self.policy = client, task_queue, policy
 
     async def open_case(
-        self, body: dict[str, Any], caller: Caller, idempotency_key: str | None = None
+        self, command: OpenCase, caller: Caller, idempotency_key: str | None = None
     ) -> CommandOutcome:
         case_id = case_id_for(caller, idempotency_key)
         start = WithStartWorkflowOperation(
@@ -115,7 +123,7 @@ class Journeys:
             task_queue=self.task_queue,
             search_attributes=policy_attributes(self.policy),
         )
-        request = OpenCaseRequest(case_id, body, caller, idempotency_key)
+        request = OpenCaseRequest(case_id, command, caller, idempotency_key)
         try:
             async with _reaching_temporal():
                 return await self.client.execute_update_with_start_workflow(
@@ -128,20 +136,20 @@ class Journeys:
     async def run(
         self,
         case_id: UUID,
-        name: str,
-        body: dict[str, Any],
+        command: CaseCommand,
         caller: Caller,
         expected_version: int | None = None,
         idempotency_key: str | None = None,
     ) -> CommandOutcome:
+        """Send a command to the case's journey, as an update named after it."""
         handle = self.client.get_workflow_handle(journey_id(case_id))
-        request = CommandRequest(case_id, name, body, caller, expected_version, idempotency_key)
+        request = CommandRequest(case_id, command, caller, expected_version, idempotency_key)
         update = update_id(case_id, idempotency_key)
         try:
             async with _reaching_temporal():
                 return await _retrying(
                     lambda: handle.execute_update(
-                        name, request, id=update, result_type=CommandOutcome
+                        command.name(), request, id=update, result_type=CommandOutcome
                     )
                 )
         except WorkflowUpdateFailedError as error:

@@ -23,12 +23,12 @@ with workflow.unsafe.imports_passed_through():
 
     from casework.domain import rules
     from casework.domain.commands import Command, Context
-    from casework.domain.errors import CaseworkError
+    from casework.domain.errors import CaseworkError, NotFound, ValidationFailed
     from casework.domain.policy import StallPolicy
     from casework.domain.rules import OPEN_HANDOFF
     from casework.domain.stalls import due_commands
     from casework.domain.state import CaseState
-    from workflows.activities import decode_command, refusal
+    from workflows.activities import refusal
     from workflows.messages import (
         POLICY_VERSION,
         CaseChanged,
@@ -189,24 +189,28 @@ class JourneyWorkflow:
 
     @command.validator
     def validate_command(self, name: str, args: Sequence[RawValue]) -> None:
-        request = self._request(name, args)
-        if self.state is None:
-            raise ApplicationError("the case is not open", type="not_found", non_retryable=True)
-        ctx = Context(
-            actor=request.caller.actor,
-            recorded_at=workflow.now(),
-            correlation_id=request.caller.correlation_id,
-        )
         try:
-            rules.check(self.state, decode_command(name, request.body), ctx)
+            request = self._request(name, args)
+            if self.state is None:
+                raise NotFound("the case is not open")
+            ctx = Context(
+                actor=request.caller.actor,
+                recorded_at=workflow.now(),
+                correlation_id=request.caller.correlation_id,
+            )
+            rules.check(self.state, request.command, ctx)
         except CaseworkError as error:
             raise refusal(error) from None
 
     @staticmethod
     def _request(name: str, args: Sequence[RawValue]) -> CommandRequest:
-        request = workflow.payload_converter().from_payload(args[0].payload, CommandRequest)
-        if request.name != name:
-            raise ApplicationError("update name and command differ", type="validation_failed")
+        # The command arrives typed (tagged with its name): nothing is decoded from a dict.
+        try:
+            request = workflow.payload_converter().from_payload(args[0].payload, CommandRequest)
+        except msgspec.ValidationError as error:  # a value made in code, past a limit
+            raise ValidationFailed.decoding(error, root="$.command") from None
+        if request.command.name() != name:
+            raise ValidationFailed.field("command", f"the update {name!r} carries another command")
         return request
 
     @workflow.signal

@@ -7,13 +7,12 @@ history and web UI never hold personal or health data in clear.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 import msgspec
 from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 
-from casework.domain.commands import Actor
+from casework.domain.commands import Actor, CaseCommand, OpenCase
 from casework.domain.policy import StallPolicy
 from casework.domain.state import CaseState
 
@@ -35,15 +34,17 @@ class Caller(msgspec.Struct, frozen=True):
 
 class OpenCaseRequest(msgspec.Struct, frozen=True):
     case_id: UUID
-    body: dict[str, Any]
+    command: OpenCase
     caller: Caller
     idempotency_key: str | None = None
 
 
 class CommandRequest(msgspec.Struct, frozen=True):
+    """A command on a case, as decoded at the edge: it travels as its own Struct (tagged with its
+    name), so the journey's validator and the write judge the same value."""
+
     case_id: UUID
-    name: str
-    body: dict[str, Any]
+    command: CaseCommand
     caller: Caller
     expected_version: int | None = None
     idempotency_key: str | None = None
@@ -61,6 +62,7 @@ class CommandOutcome(msgspec.Struct, frozen=True):
     events: list[str]
     state: CaseState
     replayed: bool = False
+    created: dict[str, str] = {}
 
 
 class JourneyState(msgspec.Struct):

@@ -9,8 +9,6 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    import msgspec
-
     from casework.domain.commands import Actor, Command
     from casework.domain.state import CaseState
     from workflows.activities import CaseActivities
@@ -57,8 +55,7 @@ def system_request(case_id: UUID, version: int, command: Command) -> CommandRequ
     """A command the service decides itself (a stall, a reminder), as of the workflow's clock."""
     return CommandRequest(
         case_id=case_id,
-        name=command.name(),
-        body=msgspec.to_builtins(command),
+        command=command,
         caller=Caller(SYSTEM, correlation_id=f"journey-{case_id}"),
         # Keyed by the version it was decided on, so a retried timer writes once.
         idempotency_key=f"system:{command.name()}:{version}",

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
 from uuid import UUID, uuid4
 
 import msgspec
@@ -20,7 +19,7 @@ from eventsourcing.utils import get_topic
 from casework.access_log import AccessLog
 from casework.db import Database
 from casework.domain import commands as c
-from casework.domain import timeline
+from casework.domain import rules, timeline
 from casework.domain.case import ClientCase
 from casework.domain.employer import Employer
 from casework.domain.errors import (
@@ -32,7 +31,7 @@ from casework.domain.errors import (
     UnknownVersion,
     ValidationFailed,
 )
-from casework.domain.events import CaseClosed
+from casework.domain.events import CaseClosed, created_items
 from casework.domain.state import CaseState
 from casework.integrity import Integrity
 from casework.keys import KeyRing, derive_key
@@ -52,12 +51,14 @@ CONFLICT_ATTEMPTS = 5
 
 
 class CommandResult(msgspec.Struct, frozen=True):
-    """What a command did: the case's new version and the events it recorded."""
+    """What a command did: the case's new version, the events it recorded and the items they
+    created, by kind (`{"handoff": "handoff-16"}`)."""
 
     case_id: UUID
     version: int
     events: list[str]
     replayed: bool = False
+    created: dict[str, str] = {}
 
 
 class CaseworkApp(Application[UUID]):
@@ -125,11 +126,13 @@ class CaseworkApp(Application[UUID]):
         digest = self.request_digest(cmd)
         if idempotency_key and (earlier := self._replay(scope, idempotency_key, digest)):
             return earlier
+        # Judged before the client is registered: a refused opening leaves no trace.
+        rules.check_open_case(cmd, ctx)
         client_id = self.clients.find_or_register(cmd.identity_code, ctx.actor)
         if existing := self.open_case_of(client_id):
             raise OpenCaseExists(existing)
         case = ClientCase.open(case_id or uuid4(), str(client_id), cmd, ctx)
-        result = CommandResult(case.id, case.version, _event_names(case))
+        result = _result(case)
         try:
             self.save(
                 case,
@@ -179,7 +182,7 @@ class CaseworkApp(Application[UUID]):
                 raise StaleVersion(expected_version, case.version)
             self._check_employer(cmd)
             case.execute(cmd, ctx)
-            result = CommandResult(case.id, case.version, _event_names(case))
+            result = _result(case)
             closes = any(isinstance(e, CaseClosed) for e in case.pending_events)
             try:
                 self.save(
@@ -377,8 +380,11 @@ def open_case_scope(actor: c.Actor) -> str:
     return f"open_case:{actor.id}"
 
 
-def _event_names(aggregate: Any) -> list[str]:
-    return [type(e).__name__ for e in aggregate.pending_events]
+def _result(case: ClientCase) -> CommandResult:
+    """What the case's pending events do: its new version, their names, the items they create."""
+    pending = case.pending_events
+    names = [type(e).__name__ for e in pending]
+    return CommandResult(case.id, case.version, names, created=created_items(pending))
 
 
 def _idempotency(

@@ -13,6 +13,7 @@ from casework.access_log import ActorRef
 from casework.application import CaseworkApp
 from casework.domain import timeline
 from casework.domain.errors import UnknownCase
+from casework.domain.permissions import Withheld
 from casework.domain.state import CaseState, Stage
 from casework.integrity import Verification, recorded_prev_hash
 from casework.store import chain_hash
@@ -31,7 +32,7 @@ class HistoryItem(msgspec.Struct, frozen=True):
     recorded_at: datetime
     effective_at: datetime
     actor: ActorRef
-    reason: Any
+    reason: str | Withheld | None
     data: dict[str, Any]
     causation_id: str | None
     """The command's Idempotency-Key (or the update that wrote it)."""

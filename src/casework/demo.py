@@ -6,9 +6,9 @@ Every step carries an idempotency key, so loading the demo again on the same dat
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 from uuid import UUID
 
+from casework.domain import commands as c
 from casework.domain.commands import Actor
 from workflows.client import Journeys
 from workflows.messages import Caller, CommandOutcome
@@ -50,56 +50,47 @@ class Journey:
         code = sample_identity_code(
             date(1960, 1, 1) + timedelta(days=(self.number - 900) * 397), self.number
         )
-        body = {
-            "identity_code": code,
-            "area": "helsinki",
-            "team": team,
-            "effective_at": opened.isoformat(),
-        }
-        outcome = await self.journeys.open_case(body, STAFF, f"demo-{self.number}")
+        opening = c.OpenCase(identity_code=code, area="helsinki", team=team, effective_at=opened)
+        outcome = await self.journeys.open_case(opening, STAFF, f"demo-{self.number}")
         self.case_id = outcome.case_id
         return outcome
 
-    async def run(self, name: str, body: dict[str, Any], caller: Caller = STAFF) -> CommandOutcome:
+    async def run(self, command: c.CaseCommand, caller: Caller = STAFF) -> CommandOutcome:
         assert self.case_id is not None
         self.step += 1
         key = f"demo-{self.number}-{self.step}"
-        return await self.journeys.run(self.case_id, name, body, caller, idempotency_key=key)
+        return await self.journeys.run(self.case_id, command, caller, idempotency_key=key)
 
 
 async def run_journeys(journeys: Journeys) -> list[UUID]:
     """Three clients: one employed with pay subsidy, one handed over to Keva, one just opened."""
     opened = datetime.now(UTC) - timedelta(days=40)
-    today = date.today().isoformat()
+    today = date.today()
 
     anna = Journey(journeys, 901)
     await anna.open("helsinki-sote", opened)
-    await anna.run(
-        "record_screening", {"answers": {"work_ability": "lifting is hard"}, "concern": True}
-    )
-    await anna.run("add_tasmatyo_tag", {"basis": "screening"})
-    applied = await anna.run("apply_for_subsidy", {"kind": "pay_subsidy"})
-    subsidy = applied.state.subsidies[-1].id
-    await anna.run("decide_subsidy", {"subsidy_id": subsidy, "granted": True})
-    await anna.run("start_employment", {"starts_on": today, "subsidy_id": subsidy})
+    await anna.run(c.RecordScreening(answers={"work_ability": "lifting is hard"}, concern=True))
+    await anna.run(c.AddTasmatyoTag(basis="screening"))
+    applied = await anna.run(c.ApplyForSubsidy(kind="pay_subsidy"))
+    subsidy = applied.created["subsidy"]
+    await anna.run(c.DecideSubsidy(subsidy_id=subsidy, granted=True))
+    await anna.run(c.StartEmployment(starts_on=today, subsidy_id=subsidy))
 
     ben, keva = Journey(journeys, 902), partner("keva")
     await ben.open("helsinki-it", opened)
-    await ben.run("record_screening", {"answers": {"work_ability": "fatigue"}, "concern": True})
-    await ben.run("record_diagnosis", {"icd_chapter": "F", "b_statement_on": today})
-    await ben.run("add_tasmatyo_tag", {"basis": "b_statement"})
-    await ben.run("record_work_history", {"years": 12, "last_insured": "public"})
-    consent = {"given_on": today, "partners": ["keva", "kela"]}
+    await ben.run(c.RecordScreening(answers={"work_ability": "fatigue"}, concern=True))
+    await ben.run(c.RecordDiagnosis(icd_chapter="F", b_statement_on=today))
+    await ben.run(c.AddTasmatyoTag(basis="b_statement"))
+    await ben.run(c.RecordWorkHistory(years=12, last_insured="public"))
+    consent = c.Consent(given_on=today, partners=["keva", "kela"])
     requested = await ben.run(
-        "request_handoff", {"partner": "keva", "consent": consent, "summary": "Rehabilitation need"}
+        c.RequestHandoff(partner="keva", consent=consent, summary="Rehabilitation need")
     )
-    handoff = requested.state.handoffs[-1].id
-    await ben.run("acknowledge_handoff", {"handoff_id": handoff}, keva)
-    await ben.run(
-        "request_handoff_info", {"handoff_id": handoff, "question": "Latest statement?"}, keva
-    )
-    await ben.run("supply_handoff_info", {"handoff_id": handoff, "answer": "Sent by post"})
-    await ben.run("accept_handoff", {"handoff_id": handoff}, keva)
+    handoff = requested.created["handoff"]
+    await ben.run(c.AcknowledgeHandoff(handoff_id=handoff), keva)
+    await ben.run(c.RequestHandoffInfo(handoff_id=handoff, question="Latest statement?"), keva)
+    await ben.run(c.SupplyHandoffInfo(handoff_id=handoff, answer="Sent by post"))
+    await ben.run(c.AcceptHandoff(handoff_id=handoff), keva)
 
     carla = Journey(journeys, 903)
     await carla.open("helsinki-services", opened)

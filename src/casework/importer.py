@@ -41,7 +41,8 @@ from casework.domain import commands as c
 from casework.domain import limits
 from casework.domain.case import ClientCase
 from casework.domain.errors import CaseworkError, ValidationFailed
-from casework.register import NewClient, normalise_identity_code
+from casework.domain.identity import normalise_identity_code
+from casework.register import NewClient
 from casework.store import (
     CaseworkMapper,
     ChainedEventStore,

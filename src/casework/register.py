@@ -11,10 +11,10 @@ from typing import NamedTuple
 from uuid import UUID, uuid4
 
 from eventsourcing.persistence import IntegrityError
-from stdnum.fi import hetu
 
 from casework.domain.commands import Actor
-from casework.domain.errors import DuplicateClient, UnknownClient, ValidationFailed
+from casework.domain.errors import DuplicateClient, UnknownClient
+from casework.domain.identity import normalise_identity_code
 from casework.keys import KeyRing, seal, unseal
 
 SCHEMA = """
@@ -44,17 +44,6 @@ class NewClient(NamedTuple):
     wrapped_key: bytes
     code_digest: bytes
     code_sealed: bytes
-
-
-def normalise_identity_code(code: str) -> str:
-    """The code in its standard form, or ValidationFailed naming the field and the rule."""
-    try:
-        # Temporary codes (individual number 900–999) are real identities too.
-        return hetu.validate(code.strip().upper(), allow_temporary=True)
-    except Exception:  # stdnum raises several ValidationError subclasses
-        raise ValidationFailed.field(
-            "identity_code", "not a valid Finnish personal identity code (henkilötunnus)"
-        ) from None
 
 
 class ClientRegister:

@@ -10,7 +10,7 @@ from typing import Any
 import msgspec
 
 from casework.domain.policy import StallPolicy, shipped_policy
-from tests.workflows.helpers import STAFF, new_code, opening
+from tests.workflows.helpers import STAFF, new_code, open_case_command
 from workflows.client import Journeys
 
 AREA = "keskinen"
@@ -115,7 +115,7 @@ async def test_coordinators_see_which_journeys_run_which_policy_and_move_them(
 ):
     old = Journeys(client, task_queue, older_policy())
     for _ in range(3):
-        await old.open_case(opening(), STAFF)
+        await old.open_case(open_case_command(), STAFF)
     coordinator = token("coordinator", "*")
 
     async def running() -> dict[str | None, int]:

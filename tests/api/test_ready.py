@@ -15,7 +15,7 @@ from projections.cases import CaseViews
 from projections.runner import ViewRunner
 from projections.service import Projections
 from tests.api.test_unavailable import serve
-from tests.workflows.helpers import STAFF, eventually, opening
+from tests.workflows.helpers import STAFF, command, eventually, open_case_command
 from workflows.client import Journeys
 
 SECRET_NOTE = "the client's neighbour knows"
@@ -58,8 +58,8 @@ async def test_a_view_failure_makes_ready_degraded_naming_the_event_and_no_store
     app, auth, token, client, task_queue
 ):
     journeys = Journeys(client, task_queue, shipped_policy())
-    opened = await journeys.open_case(opening(), STAFF)
-    note = await journeys.run(opened.case_id, "add_note", {"text": SECRET_NOTE}, STAFF)
+    opened = await journeys.open_case(open_case_command(), STAFF)
+    note = await journeys.run(opened.case_id, command("add_note", {"text": SECRET_NOTE}), STAFF)
     projections = Projections(app, shipped_policy()).start()
     quoting = Quoting(app.recorder.datastore, shipped_policy(), suffix="_quoting")
     projections.runners["cases"].stop()

@@ -8,13 +8,16 @@ from uuid import uuid4
 
 import msgspec
 import pytest
+from temporalio.api.common.v1 import Payload
 
 from casework.domain import commands as c
 from casework.domain.errors import FieldError, ValidationFailed
 from casework.importer import decode_line, replay_journey
-from workflows.activities import decode_command
+from workflows.converter import MsgspecJSONConverter
+from workflows.messages import Caller, CommandRequest
 
 IMPORTER = c.Actor("legacy-import", "staff", "*")
+CALLER = Caller(c.Actor("anna", "staff", "helsinki"), correlation_id="t")
 EMPLOYER = "00000000-0000-4000-8000-000000000001"
 
 
@@ -29,17 +32,29 @@ def replayed(line: str) -> None:
     replay_journey(journey, code, uuid4(), IMPORTER, datetime.now(UTC))
 
 
+def arriving_at_the_workflow(command: dict[str, object]) -> CommandRequest:
+    """A command as the journey's validator decodes it from its update's payload."""
+    request = {"case_id": str(uuid4()), "command": command, "caller": msgspec.to_builtins(CALLER)}
+    payload = Payload(data=msgspec.json.encode(request))
+    return MsgspecJSONConverter().from_payload(payload, CommandRequest)
+
+
 def test_the_workflow_refuses_a_nul_in_a_command_naming_the_field() -> None:
-    body = {"employer_id": EMPLOYER, "vacancy_id": "v-1\x00"}
+    command = {"command": "make_job_referral", "employer_id": EMPLOYER, "vacancy_id": "v-1\x00"}
     with pytest.raises(ValidationFailed) as raised:
-        decode_command("make_job_referral", body)
+        arriving_at_the_workflow(command)
     assert raised.value.errors == [FieldError("vacancy_id", "control characters are not allowed")]
 
 
 def test_the_workflow_refuses_a_date_beyond_the_calendar_naming_the_field() -> None:
     with pytest.raises(ValidationFailed) as raised:
-        decode_command("start_employment", {"starts_on": "2101-01-01"})
+        arriving_at_the_workflow({"command": "start_employment", "starts_on": "2101-01-01"})
     assert [e.field for e in raised.value.errors] == ["starts_on"]
+
+
+def test_the_workflow_decodes_a_command_as_the_struct_its_tag_names() -> None:
+    request = arriving_at_the_workflow({"command": "add_note", "text": "soitettu"})
+    assert request.command == c.AddNote(text="soitettu")
 
 
 def test_an_import_line_opened_in_1989_is_refused_naming_the_field() -> None:

@@ -10,7 +10,10 @@ from datetime import date, timedelta
 from typing import Any
 from uuid import UUID
 
+import msgspec
+
 from casework.demo import sample_identity_code
+from casework.domain import commands as c
 from casework.domain.commands import Actor
 from workflows.handoff import HandoffWorkflow
 from workflows.messages import Caller, handoff_workflow_id
@@ -31,6 +34,16 @@ def new_code() -> str:
 
 def opening(**fields: Any) -> dict[str, Any]:
     return {"identity_code": new_code(), "area": "helsinki", "team": "helsinki-it"} | fields
+
+
+def command(name: str, body: dict[str, Any]) -> c.Command:
+    """The command as the API decodes it from this JSON body."""
+    cls = c.OpenCase if name == "open_case" else c.CASE_COMMANDS[name]
+    return msgspec.json.decode(msgspec.json.encode(body), type=cls)
+
+
+def open_case_command(**fields: Any) -> c.OpenCase:
+    return msgspec.json.decode(msgspec.json.encode(opening(**fields)), type=c.OpenCase)
 
 
 async def eventually(probe: Callable[[], Any], timeout: float = 15.0) -> Any:
@@ -65,7 +78,7 @@ async def started(handle: Any, timeout: float = 15.0) -> Any:
 async def handed_over(journeys: Any, partner_slug: str) -> tuple[UUID, str, Any]:
     """A case opened, screened with a concern, tagged and handed over to a partner: the case's
     id, the handoff's, and the handle of its child workflow, once that has started."""
-    case_id = (await journeys.open_case(opening(), STAFF)).case_id
+    case_id = (await journeys.open_case(open_case_command(), STAFF)).case_id
     for name, body in [
         ("record_screening", {"answers": {"q": "a"}, "concern": True}),
         ("add_tasmatyo_tag", {"basis": "screening"}),
@@ -74,7 +87,7 @@ async def handed_over(journeys: Any, partner_slug: str) -> tuple[UUID, str, Any]
             "consent": {"given_on": "2026-11-01", "partners": [partner_slug]},
         }),
     ]:  # fmt: skip
-        outcome = await journeys.run(case_id, name, body, STAFF)
+        outcome = await journeys.run(case_id, command(name, body), STAFF)
     handoff_id = outcome.state.handoffs[0].id
     child = journeys.client.get_workflow_handle_for(
         HandoffWorkflow.run, handoff_workflow_id(case_id, handoff_id)

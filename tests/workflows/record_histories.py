@@ -27,7 +27,14 @@ from temporalio.testing import TimeSkippingConfig, WorkflowEnvironment
 from casework.application import CaseworkApp
 from casework.db import create_database, start_embedded, stop_embedded
 from casework.domain.policy import shipped_policy
-from tests.workflows.helpers import STAFF, eventually, opening, partner, started
+from tests.workflows.helpers import (
+    STAFF,
+    command,
+    eventually,
+    open_case_command,
+    partner,
+    started,
+)
 from workflows.client import Journeys, Refused, case_id_for
 from workflows.converter import data_converter
 from workflows.devserver import SEARCH_ATTRIBUTES, temporal_binary
@@ -60,29 +67,33 @@ async def drive_journey(
 ) -> tuple[str, str]:
     """Open, stall, several commands and refusals, a handoff through its whole life, close."""
     client, keva = env.client, partner("keva")
-    opened = await journeys.open_case(opening(), STAFF)
+    opened = await journeys.open_case(open_case_command(), STAFF)
     case_id = opened.case_id
     journey = client.get_workflow_handle(journey_id(case_id))
 
     # Sixteen days without screening: the journey's timer fires and flags the stall.
     await env.fast_forward(journey, timedelta(days=16))
     await eventually(lambda: app.get_case(case_id).state.stall("screening", None))
-    await journeys.run(case_id, "record_screening", {"answers": {"q": "a"}, "concern": True}, STAFF)
+    await journeys.run(
+        case_id, command("record_screening", {"answers": {"q": "a"}, "concern": True}), STAFF
+    )
     # Refused by the validator (not in the history) and by the write itself (in the history).
-    bad_step = journeys.run(case_id, "start_coaching", {"coaching_id": "coaching-9"}, STAFF)
+    bad_step = journeys.run(
+        case_id, command("start_coaching", {"coaching_id": "coaching-9"}), STAFF
+    )
     await expect_refusal(bad_step, "illegal_step")
-    stale = journeys.run(case_id, "add_note", {"text": "x"}, STAFF, expected_version=1)
+    stale = journeys.run(case_id, command("add_note", {"text": "x"}), STAFF, expected_version=1)
     await expect_refusal(stale, "stale_version")
     for name, body in [
         ("add_tasmatyo_tag", {"basis": "screening"}),
         ("record_diagnosis", {"icd_chapter": "F", "b_statement_on": "2026-01-15"}),
         ("add_note", {"text": "called the client"}),
     ]:
-        await journeys.run(case_id, name, body, STAFF)
-    outcome = await journeys.run(case_id, "request_handoff", {
+        await journeys.run(case_id, command(name, body), STAFF)
+    outcome = await journeys.run(case_id, command("request_handoff", {
         "partner": "keva", "summary": "needs rehabilitation",
         "consent": {"given_on": "2026-01-20", "partners": ["keva"]},
-    }, STAFF)  # fmt: skip
+    }), STAFF)  # fmt: skip
     handoff_id = outcome.state.handoffs[0].id
 
     # Keva acknowledges, asks for more information and gets it, then sits on its decision: the
@@ -91,22 +102,22 @@ async def drive_journey(
     child = client.get_workflow_handle_for(HandoffWorkflow.run, child_id)
     await started(child)
     on_handoff = {"handoff_id": handoff_id}
-    await journeys.run(case_id, "acknowledge_handoff", on_handoff, keva)
+    await journeys.run(case_id, command("acknowledge_handoff", on_handoff), keva)
     question = on_handoff | {"question": "is there a B statement?"}
-    await journeys.run(case_id, "request_handoff_info", question, keva)
+    await journeys.run(case_id, command("request_handoff_info", question), keva)
     answer = on_handoff | {"answer": "yes, from January"}
-    await journeys.run(case_id, "supply_handoff_info", answer, STAFF)
+    await journeys.run(case_id, command("supply_handoff_info", answer), STAFF)
     # Fast-forward only the child, and only after the journey's last write to the handoff: each
     # workflow has its own virtual clock, and a child running ahead judges later steps overdue.
     await env.fast_forward(child, timedelta(days=30))
     await eventually(lambda: app.get_case(case_id).state.stall("handoff_decision", handoff_id))
-    await journeys.run(case_id, "accept_handoff", on_handoff, keva)
+    await journeys.run(case_id, command("accept_handoff", on_handoff), keva)
     done = on_handoff | {"outcome": "rehabilitation_granted"}
-    await journeys.run(case_id, "complete_handoff", done, keva)
+    await journeys.run(case_id, command("complete_handoff", done), keva)
     assert (await child.result()).status == "completed"
 
     closing = {"outcome": "rehabilitation", "reason": "Keva granted rehabilitation"}
-    await journeys.run(case_id, "close_case", closing, STAFF)
+    await journeys.run(case_id, command("close_case", closing), STAFF)
     result = await client.get_workflow_handle_for(JourneyWorkflow.run, journey.id).result()
     assert result.handoff_outcomes == {handoff_id: "rehabilitation_granted"}
     return journey.id, child_id
@@ -116,7 +127,8 @@ async def drive_refused_opening(client: Client, journeys: Journeys) -> str:
     """An opening the write refuses: the journey records the failed update and ends."""
     key = f"bad-open-{uuid.uuid4()}"
     await expect_refusal(
-        journeys.open_case(opening(identity_code="010101-0000"), STAFF, key), "validation_failed"
+        journeys.open_case(open_case_command(identity_code="010101-0000"), STAFF, key),
+        "validation_failed",
     )
     workflow_id = journey_id(case_id_for(STAFF, key))
     result = await client.get_workflow_handle_for(JourneyWorkflow.run, workflow_id).result()

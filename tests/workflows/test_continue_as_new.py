@@ -15,7 +15,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.testing import TimeSkippingConfig, WorkflowEnvironment
 
 from casework.domain.policy import shipped_policy
-from tests.workflows.helpers import STAFF, eventually, handed_over, partner
+from tests.workflows.helpers import STAFF, command, eventually, handed_over, partner
 from workflows.client import Journeys
 from workflows.converter import data_converter
 from workflows.devserver import SEARCH_ATTRIBUTES, temporal_binary
@@ -54,12 +54,12 @@ async def test_a_handoff_finished_after_continue_as_new_reaches_the_journey(jour
     client, kela = impatient.client, partner("kela")
     case_id, handoff_id, child = await handed_over(journeys, "kela")
     on_handoff = {"handoff_id": handoff_id}
-    await journeys.run(case_id, "acknowledge_handoff", on_handoff, kela)
+    await journeys.run(case_id, command("acknowledge_handoff", on_handoff), kela)
 
     journey = client.get_workflow_handle_for(JourneyWorkflow.run, journey_id(case_id))
     first_run = (await journey.describe()).run_id
     for n in range(SUGGEST_AFTER_EVENTS):  # each note adds several events: far more than enough
-        await journeys.run(case_id, "add_note", {"text": f"note {n}"}, STAFF)
+        await journeys.run(case_id, command("add_note", {"text": f"note {n}"}), STAFF)
         if (await journey.describe()).run_id != first_run:
             break
     else:
@@ -72,9 +72,9 @@ async def test_a_handoff_finished_after_continue_as_new_reaches_the_journey(jour
 
     # The partner decides in the new run; the child, started by the first, hears of it and
     # tells the journey, whichever run is current.
-    await journeys.run(case_id, "accept_handoff", on_handoff, kela)
+    await journeys.run(case_id, command("accept_handoff", on_handoff), kela)
     done = on_handoff | {"outcome": "rehabilitation_granted"}
-    await journeys.run(case_id, "complete_handoff", done, kela)
+    await journeys.run(case_id, command("complete_handoff", done), kela)
     assert (await child.result()).outcome == "rehabilitation_granted"
 
     async def outcome_reached_the_journey() -> bool:
@@ -83,7 +83,7 @@ async def test_a_handoff_finished_after_continue_as_new_reaches_the_journey(jour
 
     await eventually(outcome_reached_the_journey)
     closing = {"outcome": "rehabilitation", "reason": "Kela granted rehabilitation"}
-    await journeys.run(case_id, "close_case", closing, STAFF)
+    await journeys.run(case_id, command("close_case", closing), STAFF)
     result = await journey.result()
     assert result.handoff_outcomes == {handoff_id: "rehabilitation_granted"}
     assert result.close_outcome == "rehabilitation"

@@ -8,7 +8,7 @@ import pytest
 
 from casework.audit import history
 from casework.domain.policy import shipped_policy
-from tests.workflows.helpers import STAFF, eventually, opening
+from tests.workflows.helpers import STAFF, command, eventually, open_case_command
 from workflows.client import Journeys
 from workflows.messages import Caller, journey_id
 
@@ -27,10 +27,13 @@ def metas_from(app, case_id, version: int) -> list:
 
 
 async def test_a_commands_events_carry_its_correlation_id_and_idempotency_key(journeys, app):
-    opened = await journeys.open_case(opening(), STAFF)
+    opened = await journeys.open_case(open_case_command(), STAFF)
     body = {"answers": {"q": "a"}, "concern": True}
     outcome = await journeys.run(
-        opened.case_id, "record_screening", body, caller("req-123"), idempotency_key="key-123"
+        opened.case_id,
+        command("record_screening", body),
+        caller("req-123"),
+        idempotency_key="key-123",
     )
     metas = metas_from(app, opened.case_id, opened.version)
     assert len(metas) == len(outcome.events) >= 1
@@ -39,9 +42,14 @@ async def test_a_commands_events_carry_its_correlation_id_and_idempotency_key(jo
 
 
 async def test_the_audit_history_shows_the_actor_of_a_correlated_command(journeys, app):
-    opened = await journeys.open_case(opening(), caller("req-open"), idempotency_key="open-key")
+    opened = await journeys.open_case(
+        open_case_command(), caller("req-open"), idempotency_key="open-key"
+    )
     await journeys.run(
-        opened.case_id, "add_note", {"text": "x"}, caller("req-note"), idempotency_key="note-key"
+        opened.case_id,
+        command("add_note", {"text": "x"}),
+        caller("req-note"),
+        idempotency_key="note-key",
     )
     items = history(app, opened.case_id)
     assert [(i.version, i.type) for i in items][-1] == (2, "NoteAdded")
@@ -52,8 +60,8 @@ async def test_the_audit_history_shows_the_actor_of_a_correlated_command(journey
 
 
 async def test_without_an_idempotency_key_the_update_id_is_the_causation(journeys, app):
-    opened = await journeys.open_case(opening(), caller("req-456"))
-    await journeys.run(opened.case_id, "add_note", {"text": "x"}, caller("req-789"))
+    opened = await journeys.open_case(open_case_command(), caller("req-456"))
+    await journeys.run(opened.case_id, command("add_note", {"text": "x"}), caller("req-789"))
     first, last = app.events.get(opened.case_id)
     assert first.meta.correlation_id == "req-456"
     assert last.meta.correlation_id == "req-789"
@@ -64,7 +72,7 @@ async def test_without_an_idempotency_key_the_update_id_is_the_causation(journey
 async def test_the_journeys_own_writes_are_correlated_to_the_journey(journeys, app):
     # Back-dated past its screening limit: the journey flags the stall at once.
     opened_at = (datetime.now(UTC) - timedelta(days=40)).isoformat()
-    opened = await journeys.open_case(opening(effective_at=opened_at), caller("req-old"))
+    opened = await journeys.open_case(open_case_command(effective_at=opened_at), caller("req-old"))
     flagged = await eventually(
         lambda: [e for e in app.events.get(opened.case_id) if type(e).__name__ == "StepStalled"]
     )

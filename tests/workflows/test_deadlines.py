@@ -8,7 +8,14 @@ import pytest
 
 from casework.domain.calendar import FINNISH_HOLIDAYS, add_working_days, local_date
 from casework.domain.policy import shipped_policy
-from tests.workflows.helpers import STAFF, eventually, handed_over, opening, partner
+from tests.workflows.helpers import (
+    STAFF,
+    command,
+    eventually,
+    handed_over,
+    open_case_command,
+    partner,
+)
 from workflows.client import Journeys
 from workflows.journey import JourneyWorkflow
 from workflows.messages import journey_id
@@ -37,7 +44,7 @@ def event_types(app, case_id) -> list[str]:
 
 
 async def test_unscreened_case_stalls_after_ten_working_days(journeys, temporal, app):
-    opened = await journeys.open_case(opening(), STAFF)
+    opened = await journeys.open_case(open_case_command(), STAFF)
     handle = temporal.client.get_workflow_handle(journey_id(opened.case_id))
     await temporal.fast_forward(handle, TEN_WORKING_DAYS_AT_MOST)
 
@@ -49,7 +56,7 @@ async def test_unscreened_case_stalls_after_ten_working_days(journeys, temporal,
 
 
 async def test_a_ten_working_day_limit_skips_finnish_public_holidays(journeys, temporal, app):
-    opened = await journeys.open_case(opening(), STAFF)
+    opened = await journeys.open_case(open_case_command(), STAFF)
     handle = temporal.client.get_workflow_handle(journey_id(opened.case_id))
     # Screen the client on the next 18 December: Christmas, New Year and Epiphany follow.
     now = datetime.now(UTC)
@@ -57,7 +64,7 @@ async def test_a_ten_working_day_limit_skips_finnish_public_holidays(journeys, t
     target = datetime(year, 12, 18, 9, tzinfo=UTC)
     await temporal.fast_forward(handle, target - now)
     body = {"answers": {"q": "pain"}, "concern": True}
-    screened = await journeys.run(opened.case_id, "record_screening", body, STAFF)
+    screened = await journeys.run(opened.case_id, command("record_screening", body), STAFF)
     await temporal.fast_forward(handle, timedelta(days=25))
 
     flagged = await eventually(lambda: stall(app, opened.case_id, "identification"))
@@ -74,7 +81,7 @@ async def test_a_ten_working_day_limit_skips_finnish_public_holidays(journeys, t
 
 async def test_a_back_dated_case_is_stalled_at_once(journeys, app):
     opened_at = datetime.now(UTC) - timedelta(days=40)
-    opened = await journeys.open_case(opening(effective_at=opened_at.isoformat()), STAFF)
+    opened = await journeys.open_case(open_case_command(effective_at=opened_at.isoformat()), STAFF)
     flagged = await eventually(lambda: stall(app, opened.case_id, "screening"))
     assert flagged.due == add_working_days(opened_at, 10)
     escalated = await eventually(lambda: stall(app, opened.case_id, "screening").escalated)
@@ -82,7 +89,7 @@ async def test_a_back_dated_case_is_stalled_at_once(journeys, app):
 
 
 async def test_a_stall_escalates_past_twice_its_limit(journeys, temporal, app):
-    opened = await journeys.open_case(opening(), STAFF)
+    opened = await journeys.open_case(open_case_command(), STAFF)
     handle = temporal.client.get_workflow_handle(journey_id(opened.case_id))
     await temporal.fast_forward(handle, TEN_WORKING_DAYS_AT_MOST)
     await eventually(lambda: stall(app, opened.case_id, "screening"))
@@ -97,12 +104,12 @@ async def test_a_stall_escalates_past_twice_its_limit(journeys, temporal, app):
 
 
 async def test_the_event_that_moves_a_stalled_step_on_clears_the_stall(journeys, temporal, app):
-    opened = await journeys.open_case(opening(), STAFF)
+    opened = await journeys.open_case(open_case_command(), STAFF)
     handle = temporal.client.get_workflow_handle(journey_id(opened.case_id))
     await temporal.fast_forward(handle, TEN_WORKING_DAYS_AT_MOST)
     await eventually(lambda: stall(app, opened.case_id, "screening"))
     body = {"answers": {"q": "fine"}, "concern": False}
-    outcome = await journeys.run(opened.case_id, "record_screening", body, STAFF)
+    outcome = await journeys.run(opened.case_id, command("record_screening", body), STAFF)
     assert outcome.events == ["ScreeningRecorded", "StallCleared"]
     assert outcome.state.stall("screening", None) is None
 
@@ -115,15 +122,19 @@ async def test_handoff_child_reminds_then_stalls_and_its_outcome_returns(journey
     assert types.index("HandoffReminderSent") < types.index("StepStalled")
 
     keva = partner("keva")
-    acked = await journeys.run(case_id, "acknowledge_handoff", {"handoff_id": handoff_id}, keva)
+    acked = await journeys.run(
+        case_id, command("acknowledge_handoff", {"handoff_id": handoff_id}), keva
+    )
     assert "StallCleared" in acked.events
-    await journeys.run(case_id, "accept_handoff", {"handoff_id": handoff_id}, keva)
+    await journeys.run(case_id, command("accept_handoff", {"handoff_id": handoff_id}), keva)
     done = {"handoff_id": handoff_id, "outcome": "rehabilitation_granted"}
-    await journeys.run(case_id, "complete_handoff", done, keva)
+    await journeys.run(case_id, command("complete_handoff", done), keva)
     result = await child.result()
     assert (result.status, result.outcome) == ("completed", "rehabilitation_granted")
 
-    await journeys.run(case_id, "close_case", {"outcome": "rehabilitation", "reason": "x"}, STAFF)
+    await journeys.run(
+        case_id, command("close_case", {"outcome": "rehabilitation", "reason": "x"}), STAFF
+    )
     journey = await temporal.client.get_workflow_handle_for(
         JourneyWorkflow.run, journey_id(case_id)
     ).result()

@@ -8,7 +8,7 @@ import msgspec
 import pytest
 
 from casework.domain.policy import StallPolicy, shipped_policy
-from tests.workflows.helpers import STAFF, eventually, opening
+from tests.workflows.helpers import STAFF, eventually, open_case_command
 from workflows.client import Journeys
 from workflows.journey import JourneyWorkflow
 from workflows.messages import journey_id
@@ -29,7 +29,7 @@ def journeys(client, task_queue) -> Journeys:
 
 
 async def test_a_journey_keeps_its_policy_until_migrated(journeys, client, app):
-    opened = await journeys.open_case(opening(), STAFF)
+    opened = await journeys.open_case(open_case_command(), STAFF)
     await asyncio.sleep(3)  # past the quick policy's limit, well within the shipped one
     assert app.get_case(opened.case_id).state.stalls == []
 

@@ -9,7 +9,7 @@ import pytest
 from casework.domain import commands as c
 from casework.domain.policy import shipped_policy
 from casework.importer import import_journeys
-from tests.workflows.helpers import STAFF, eventually, new_code, opening
+from tests.workflows.helpers import STAFF, command, eventually, new_code, open_case_command
 from workflows.client import Journeys
 from workflows.messages import journey_id
 from workflows.reconcile import reconcile
@@ -24,7 +24,7 @@ async def test_reconcile_restarts_the_journey_of_an_open_case_that_has_none(jour
     # Imported straight into the store (as a migration might), so no journey runs for it.
     cmd = c.OpenCase(identity_code=new_code(), area="helsinki", team="helsinki-it")
     imported = app.open_case(cmd, app.context(STAFF.actor)).case_id
-    running = await journeys.open_case(opening(), STAFF)
+    running = await journeys.open_case(open_case_command(), STAFF)
     await client.get_workflow_handle(journey_id(running.case_id)).terminate("test: lost")
 
     dry = await reconcile(app, client, journeys, restart=False)
@@ -37,7 +37,7 @@ async def test_reconcile_restarts_the_journey_of_an_open_case_that_has_none(jour
 
     # The restarted journey works like any other: it takes commands and writes them.
     body = {"answers": {"q": "a"}, "concern": False}
-    outcome = await journeys.run(imported, "record_screening", body, STAFF)
+    outcome = await journeys.run(imported, command("record_screening", body), STAFF)
     assert outcome.version == 2
     assert await eventually(lambda: app.get_case(imported).version == 2)
     again = await reconcile(app, client, journeys)

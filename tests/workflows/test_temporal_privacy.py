@@ -21,8 +21,9 @@ from temporalio.api.update.v1 import Input, Meta, Request, WaitPolicy
 from temporalio.api.workflowservice.v1 import UpdateWorkflowExecutionRequest
 from temporalio.client import Client, WorkflowHistory
 
+from casework.domain import commands as c
 from casework.domain.policy import shipped_policy
-from tests.workflows.helpers import STAFF, new_code, opening, partner
+from tests.workflows.helpers import STAFF, command, new_code, open_case_command, partner
 from workflows.client import Journeys, Refused, case_id_for
 from workflows.converter import ENCRYPTED, SealingCodec, data_converter
 from workflows.messages import POLICY_VERSION, CommandRequest, handoff_workflow_id, journey_id
@@ -76,7 +77,7 @@ def raw(history: WorkflowHistory) -> bytes:
 
 
 async def run_sensitive_journey(journeys: Journeys, identity_code: str) -> tuple[str, str]:
-    opened = await journeys.open_case(opening(identity_code=identity_code), STAFF)
+    opened = await journeys.open_case(open_case_command(identity_code=identity_code), STAFF)
     case_id, keva = opened.case_id, partner("keva")
     for name, body in [
         ("record_screening", {"answers": {"sleep": ANSWER}, "concern": True}),
@@ -84,28 +85,36 @@ async def run_sensitive_journey(journeys: Journeys, identity_code: str) -> tuple
         ("record_diagnosis", {"icd_chapter": "F", "b_statement_on": "2026-01-15"}),
         ("record_sickness_allowance", {"days_used": 287}),
     ]:
-        await journeys.run(case_id, name, body, STAFF)
+        await journeys.run(case_id, command(name, body), STAFF)
     # A refusal from the write itself (not the validator): its failure is in the history.
     with pytest.raises(Refused):
-        await journeys.run(case_id, "add_note", {"text": ANSWER}, STAFF, expected_version=1)
+        await journeys.run(
+            case_id, command("add_note", {"text": ANSWER}), STAFF, expected_version=1
+        )
     shares = ["icd_chapter", "sickness_allowance"]
-    requested = await journeys.run(case_id, "request_handoff", {
+    requested = await journeys.run(case_id, command("request_handoff", {
         "partner": "keva", "summary": SUMMARY, "shares": shares,
         "consent": {"given_on": "2026-01-20", "partners": ["keva"], "shares": shares},
-    }, STAFF)  # fmt: skip
+    }), STAFF)  # fmt: skip
     handoff_id = requested.state.handoffs[0].id
     on_handoff = {"handoff_id": handoff_id}
-    await journeys.run(case_id, "acknowledge_handoff", on_handoff, keva)
-    await journeys.run(case_id, "request_handoff_info", on_handoff | {"question": QUESTION}, keva)
-    await journeys.run(case_id, "supply_handoff_info", on_handoff | {"answer": REPLY}, STAFF)
-    await journeys.run(case_id, "accept_handoff", on_handoff, keva)
+    await journeys.run(case_id, command("acknowledge_handoff", on_handoff), keva)
+    await journeys.run(
+        case_id, command("request_handoff_info", on_handoff | {"question": QUESTION}), keva
+    )
+    await journeys.run(
+        case_id, command("supply_handoff_info", on_handoff | {"answer": REPLY}), STAFF
+    )
+    await journeys.run(case_id, command("accept_handoff", on_handoff), keva)
     done = on_handoff | {"outcome": "rehabilitation_granted"}
-    await journeys.run(case_id, "complete_handoff", done, keva)
+    await journeys.run(case_id, command("complete_handoff", done), keva)
     child = handoff_workflow_id(case_id, handoff_id)
     # Close only once the child has ended: a close racing the child's completion can fail its
     # workflow task (UnhandledCommand), and with it the update (see the report).
     await journeys.client.get_workflow_handle(child).result()
-    await journeys.run(case_id, "close_case", {"outcome": "rehabilitation", "reason": REPLY}, STAFF)
+    await journeys.run(
+        case_id, command("close_case", {"outcome": "rehabilitation", "reason": REPLY}), STAFF
+    )
     return journey_id(case_id), child
 
 
@@ -113,7 +122,7 @@ async def run_refused_opening(journeys: Journeys, identity_code: str) -> str:
     # Not derived from the code: the idempotency key becomes the update id, stored in clear.
     key = f"privacy-bad-open-{uuid.uuid4()}"
     with pytest.raises(Refused) as refused:
-        await journeys.open_case(opening(identity_code=identity_code), STAFF, key)
+        await journeys.open_case(open_case_command(identity_code=identity_code), STAFF, key)
     assert refused.value.code == "validation_failed"
     return journey_id(case_id_for(STAFF, key))
 
@@ -219,7 +228,7 @@ async def send_raw_update(
             wait_policy=WaitPolicy(lifecycle_stage=COMPLETED),
             request=Request(
                 meta=Meta(update_id=str(uuid.uuid4()), identity="privacy-test"),
-                input=Input(name=request.name, args=Payloads(payloads=payloads)),
+                input=Input(name=request.command.name(), args=Payloads(payloads=payloads)),
             ),
         )
     )
@@ -229,7 +238,7 @@ async def send_raw_update(
 
 async def test_a_validators_refusal_crosses_the_server_sealed(journeys, plain_client, master_key):
     """A refusal may echo what was refused: the server relays it sealed, and records nothing."""
-    opened = await journeys.open_case(opening(), STAFF)
+    opened = await journeys.open_case(open_case_command(), STAFF)
     case_id, keva = opened.case_id, partner("keva")
     for name, body in [
         ("record_screening", {"answers": {"q": "a"}, "concern": True}),
@@ -238,13 +247,12 @@ async def test_a_validators_refusal_crosses_the_server_sealed(journeys, plain_cl
         ("request_handoff", {"partner": "keva", "consent": {
             "given_on": "2026-01-20", "partners": ["keva"]}}),
     ]:  # fmt: skip
-        outcome = await journeys.run(case_id, name, body, STAFF)
+        outcome = await journeys.run(case_id, command(name, body), STAFF)
     handoff_id = outcome.state.handoffs[0].id
     refused = [
-        (CommandRequest(case_id, "record_sickness_allowance", {"days_used": 100}, STAFF),
+        (CommandRequest(case_id, c.RecordSicknessAllowance(days_used=100), STAFF),
          "validation_failed"),
-        (CommandRequest(case_id, "accept_handoff", {"handoff_id": handoff_id}, keva),
-         "illegal_step"),
+        (CommandRequest(case_id, c.AcceptHandoff(handoff_id=handoff_id), keva), "illegal_step"),
     ]  # fmt: skip
     converter = data_converter(master_key)
     for request, code in refused:

@@ -7,24 +7,23 @@ import time
 import uuid
 
 import structlog
-import swagger_ui_bundle
 from litestar import Litestar, Request
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.static_files import create_static_files_router
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from casework.api.audit import AuditController
-from casework.api.cases import CaseController
+from casework.api.cases import COMMAND_ROUTES, CaseController
+from casework.api.commanding import provide_preconditions
 from casework.api.coordination import CoordinationController
 from casework.api.deps import Services, authorise, provide_actor
 from casework.api.indicators import IndicatorController
 from casework.api.integrity import IntegrityController
 from casework.api.lookup import lookup_case
+from casework.api.openapi import ASSETS, CommandSchemas, openapi_config, swagger_assets
 from casework.api.operations import health, metrics, ready
-from casework.api.partners import PartnerController
+from casework.api.partners import TASK_ACTIONS, PartnerController
 from casework.api.problems import EXCEPTION_HANDLERS
 from casework.api.queues import EmployerController, QueueController
 from casework.api.reference import get_reference
@@ -34,7 +33,6 @@ from casework.domain.limits import printable_name, text_error
 MAX_BODY = 1024 * 1024
 # A request id travels into logs, response headers and every event's metadata: printable ASCII.
 REQUEST_ID = re.compile(rb"[!-~]{1,100}")
-ASSETS = "/schema/assets"
 log = structlog.get_logger("casework.api")
 
 
@@ -86,13 +84,14 @@ def refuse_control_characters(request: Request) -> None:
 
 
 def create_app(services: Services) -> Litestar:
-    assets = swagger_ui_bundle.swagger_ui_path
     return Litestar(
         route_handlers=[
             CaseController,
+            *COMMAND_ROUTES,
             CoordinationController,
             QueueController,
             PartnerController,
+            *TASK_ACTIONS,
             EmployerController,
             IndicatorController,
             IntegrityController,
@@ -102,11 +101,14 @@ def create_app(services: Services) -> Litestar:
             health,
             ready,
             metrics,
-            create_static_files_router(path=ASSETS, directories=[assets], include_in_schema=False),
+            create_static_files_router(
+                path=ASSETS, directories=[swagger_assets()], include_in_schema=False
+            ),
         ],
         dependencies={
             "services": Provide(lambda: services, sync_to_thread=False),
             "actor": Provide(provide_actor, sync_to_thread=False),
+            "preconditions": Provide(provide_preconditions, sync_to_thread=False),
         },
         guards=[authorise],
         state=State({"services": services}),
@@ -114,20 +116,7 @@ def create_app(services: Services) -> Litestar:
         before_request=refuse_control_characters,
         middleware=[request_log],
         request_max_body_size=MAX_BODY,
-        openapi_config=OpenAPIConfig(
-            title="casework",
-            version="1",
-            path="/schema",
-            render_plugins=[
-                # Served from the swagger-ui-bundle package: the docs work offline.
-                SwaggerRenderPlugin(
-                    path="/swagger",
-                    js_url=f"{ASSETS}/swagger-ui-bundle.js",
-                    css_url=f"{ASSETS}/swagger-ui.css",
-                    standalone_preset_js_url=f"{ASSETS}/swagger-ui-standalone-preset.js",
-                    favicon=f"<link rel='icon' type='image/png' href='{ASSETS}/favicon-32x32.png'>",
-                )
-            ],
-        ),
+        openapi_config=openapi_config(),
+        plugins=[CommandSchemas()],
         logging_config=None,
     )

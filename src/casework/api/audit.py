@@ -13,6 +13,8 @@ from litestar.params import FromPath, QueryParameter
 from casework.access_log import AccessPage, ActorRef
 from casework.api.deps import ActorDep, Cursor, Limit, ReadReason, ServicesDep
 from casework.api.integrity import integrity_headers
+from casework.api.openapi import API_SECURITY
+from casework.api.problems import API_ERRORS, problems
 from casework.api.reads import check_moments, record_read, require_reason
 from casework.audit import CaseExport, export, verify
 from casework.integrity import Verification
@@ -21,11 +23,13 @@ from casework.integrity import Verification
 class AuditController(Controller):
     path = "/api/audit"
     tags = ["audit"]
+    security = API_SECURITY
 
     @get(
         "/cases/{case_id:uuid}/verify",
         operation_id="verifyCase",
         summary="Whether a case's stored history verifies, or its first broken version and why",
+        responses=problems(*API_ERRORS, 404),
     )
     async def verify_case(
         self, case_id: FromPath[UUID], services: ServicesDep
@@ -37,6 +41,7 @@ class AuditController(Controller):
         "/cases/{case_id:uuid}/export",
         operation_id="exportCase",
         summary="Everything held on a case: its history, the state it makes, its integrity",
+        responses=problems(*API_ERRORS, 404),
     )
     async def export_case(
         self,
@@ -56,6 +61,7 @@ class AuditController(Controller):
         "/access",
         operation_id="accessReport",
         summary="Who read which health data, partner payload or identity code, when, how and why",
+        responses=problems(*API_ERRORS),
     )
     async def access(
         self,

@@ -4,10 +4,13 @@ version of it, and moving them to the version in force."""
 from __future__ import annotations
 
 import msgspec
-from litestar import Controller, Request, get, post
+from litestar import Controller, get, post
+from litestar.params import JSONBody
 
-from casework.api.bodies import decode_body
+from casework.api.bodies import Decoded
 from casework.api.deps import ServicesDep
+from casework.api.openapi import API_SECURITY
+from casework.api.problems import API_ERRORS, problems
 from casework.domain.policy import PolicyVersion, StallPolicy
 
 
@@ -37,11 +40,13 @@ class Migration(msgspec.Struct, frozen=True):
 class CoordinationController(Controller):
     path = "/api/coordination"
     tags = ["coordinators"]
+    security = API_SECURITY
 
     @get(
         "/policy",
         operation_id="stallPolicy",
         summary="The stall policy in force, and who runs which",
+        responses=problems(*API_ERRORS),
     )
     async def policy(self, services: ServicesDep) -> PolicyReport:
         journeys = services.journeys
@@ -59,8 +64,10 @@ class CoordinationController(Controller):
         operation_id="migratePolicy",
         summary="Move the running journeys of one policy version to the version in force",
         status_code=200,
+        dto=Decoded[MigratePolicy],
+        return_dto=None,
+        responses=problems(*API_ERRORS, 413),
     )
-    async def migrate(self, request: Request, services: ServicesDep) -> Migration:
-        body = decode_body(MigratePolicy, await request.body())
-        moved = await services.journeys.migrate(body.from_version)
-        return Migration(body.from_version, services.journeys.policy.version, moved)
+    async def migrate(self, data: JSONBody[MigratePolicy], services: ServicesDep) -> Migration:
+        moved = await services.journeys.migrate(data.from_version)
+        return Migration(data.from_version, services.journeys.policy.version, moved)

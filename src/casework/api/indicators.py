@@ -22,14 +22,25 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
+import msgspec
 from anyio import to_thread
 from litestar import Controller, Request, Response, get
+from litestar.openapi.spec import (
+    OpenAPIMediaType,
+    OpenAPIResponse,
+    OpenAPIType,
+    Operation,
+    Schema,
+)
 from litestar.params import QueryParameter
 
 from casework.api.deps import ActorDep, NameFilter, ServicesDep
+from casework.api.openapi import API_SECURITY
+from casework.api.problems import API_ERRORS, problems
 from casework.domain.errors import FieldError, ValidationFailed
 from casework.domain.limits import FIRST_DAY, LAST_DAY, day_error
 from casework.domain.reference import reference
@@ -88,31 +99,60 @@ def _number(value: Any) -> str:
     return str(value).replace(".", ",")  # shares and medians: a decimal comma
 
 
-def to_csv(document: dict[str, Any]) -> str:
+class Indicators(msgspec.Struct, frozen=True):
+    """Counts are integers; shares (0–1) and median days are numbers or null."""
+
+    computed_at: datetime
+    position: int
+    """The last event the view had applied: the figures include every event up to it."""
+    first: str = msgspec.field(name="from")
+    last: str = msgspec.field(name="to")
+    area: str | None
+    months: list[str]
+    indicators: list[str]
+    areas: dict[str, dict[str, dict[str, float | None]]]
+    """`{area | "total": {"YYYY-MM": {indicator: value}}}`"""
+
+
+def to_csv(document: Indicators) -> str:
     """The indicators as a Finnish spreadsheet expects them: `;`, decimal comma, BOM."""
     ref = reference()
-    names = document["indicators"]
+    names = document.indicators
+    computed_at = document.computed_at.isoformat()
     out = io.StringIO()
     out.write(BOM)
     writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
     writer.writerow(["area", "area_name", "month", *names, "computed_at"])
-    for area, months in document["areas"].items():
+    for area, months in document.areas.items():
         name = ref.areas[area].name if area in ref.areas else "Total"
         for month, values in months.items():
             row = [_number(values[n]) for n in names]
-            writer.writerow([area, name, month, *row, document["computed_at"]])
+            writer.writerow([area, name, month, *row, computed_at])
     return out.getvalue()
+
+
+@dataclass
+class JsonOrCsv(Operation):
+    """The indicators' OpenAPI operation: the same 200 also comes as CSV (`Accept: text/csv`)."""
+
+    def __post_init__(self) -> None:
+        ok = (self.responses or {}).get("200")
+        if isinstance(ok, OpenAPIResponse) and ok.content is not None:
+            ok.content[CSV_MEDIA_TYPE] = OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING))
 
 
 class IndicatorController(Controller):
     path = "/api/indicators"
     tags = ["indicators"]
+    security = API_SECURITY
 
     @get(
         "/",
         operation_id="indicators",
         summary="The programme's monthly indicators, per area and in total (JSON or CSV)",
         media_type="application/json",
+        responses=problems(*API_ERRORS),
+        operation_class=JsonOrCsv,
     )
     async def indicators(
         self,
@@ -122,21 +162,21 @@ class IndicatorController(Controller):
         first: Annotated[str | None, QueryParameter(name="from", max_length=MONTH_LENGTH)] = None,
         last: Annotated[str | None, QueryParameter(name="to", max_length=MONTH_LENGTH)] = None,
         area: NameFilter = None,
-    ) -> Response[Any]:
+    ) -> Response[Indicators]:
         now = datetime.now(UTC)
         start, end = _params(first, last, area, now.astimezone(HELSINKI).date())
         view = services.projections.indicators
         figures = await to_thread.run_sync(lambda: compute(view, start, end, area))
-        document = {
-            "computed_at": now.isoformat(),
-            "position": figures.position,
-            "from": label(start),
-            "to": label(end),
-            "area": area,
-            "months": [label(m) for m in months_between(start, end)],
-            "indicators": list(indicator_names()),
-            "areas": figures.areas,
-        }
+        document = Indicators(
+            computed_at=now,
+            position=figures.position,
+            first=label(start),
+            last=label(end),
+            area=area,
+            months=[label(m) for m in months_between(start, end)],
+            indicators=list(indicator_names()),
+            areas=figures.areas,
+        )
         wanted = request.accept.best_match(["application/json", "text/csv"], "application/json")
         if wanted == "text/csv":
             filename = f"indicators_{label(start)}_{label(end)}_{area or TOTAL}.csv"

@@ -8,10 +8,13 @@ from uuid import UUID
 
 import msgspec
 from anyio import to_thread
-from litestar import Request, post
+from litestar import post
+from litestar.params import JSONBody
 
-from casework.api.bodies import decode_body
+from casework.api.bodies import Decoded
 from casework.api.deps import ActorDep, Services, ServicesDep
+from casework.api.openapi import API_SECURITY
+from casework.api.problems import API_ERRORS, problems
 from casework.domain.commands import Actor, IdentityCode, Reason, refuse_hostile
 from casework.domain.errors import NotFound
 from casework.domain.state import Stage
@@ -47,10 +50,15 @@ class FoundCases(msgspec.Struct, frozen=True):
     summary="A client's cases, by personal identity code (the lookup is recorded)",
     tags=["cases"],
     status_code=200,
+    dto=Decoded[LookupCase],
+    return_dto=None,
+    security=API_SECURITY,
+    responses=problems(*API_ERRORS, 404, 413),
 )
-async def lookup_case(request: Request, services: ServicesDep, actor: ActorDep) -> FoundCases:
-    body = decode_body(LookupCase, await request.body())
-    found = await to_thread.run_sync(_cases, services, body, actor)
+async def lookup_case(
+    data: JSONBody[LookupCase], services: ServicesDep, actor: ActorDep
+) -> FoundCases:
+    found = await to_thread.run_sync(_cases, services, data, actor)
     if not found:
         # The same answer whether the code is unregistered or its client has no case.
         raise NotFound("no case is held for this personal identity code")

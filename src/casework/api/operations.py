@@ -5,30 +5,48 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 import anyio
+import msgspec
 from anyio import to_thread
 from litestar import Request, Response, get
+from msgspec import UNSET, UnsetType
 
 from casework.api.auth import NotAuthenticated
 from casework.api.deps import ServicesDep, actor_of
-from casework.api.problems import problem
+from casework.api.problems import problem_response, problems
 from casework.domain.permissions import READERS
+from casework.problems import Problem, problem
 from projections.runner import ViewStatus
 from workflows.reconcile import journeys_lost
 
 
-@get("/health", operation_id="health", tags=["operations"])
-async def health(services: ServicesDep) -> Response[dict[str, Any]]:
+class Health(msgspec.Struct, frozen=True):
+    status: Literal["ok"]
+    components: dict[str, str] | UnsetType = UNSET
+    """Under `casework up`: each server it runs, "up" or why not."""
+
+
+class ServerDown(Problem, frozen=True, kw_only=True):
+    components: dict[str, str]
+
+
+@get(
+    "/health",
+    operation_id="health",
+    tags=["operations"],
+    responses=problems(503, kind=ServerDown),
+)
+async def health(services: ServicesDep) -> Response[Health]:
     """Liveness, cheap (no query): the process answers, and so does every server it runs
     under `casework up` — else 503 naming the component that is down (it is being restarted)."""
     components = services.components() if services.components else {}
     down = [name for name, state in components.items() if state != "up"]
     if not down:
-        return Response({"status": "ok"} | ({"components": components} if components else {}))
+        return Response(Health("ok", components or UNSET))
     detail = f"{', '.join(down)} down; casework is restarting it"
-    return problem("unavailable", detail, 503, components=components)
+    return problem_response(problem("unavailable", detail, kind=ServerDown, components=components))
 
 
 CHECK_SECONDS = 2.0  # a server that hangs (rather than refuses) must not hang /ready
@@ -61,8 +79,31 @@ def _may_see_details(request: Request) -> bool:
         return False
 
 
-@get("/ready", operation_id="ready", tags=["operations"])
-async def ready(request: Request, services: ServicesDep) -> Response[dict[str, Any]]:
+class Lag(msgspec.Struct, frozen=True):
+    events: int
+    seconds: float
+
+
+class Ready(msgspec.Struct, frozen=True):
+    status: Literal["ready", "degraded"]
+    checks: dict[str, str] | UnsetType = UNSET
+    """Each check by name: "ok", or what failed (by name, never an error's text)."""
+    lag: dict[str, Lag] | UnsetType = UNSET
+    """Each view's lag behind the event log."""
+
+
+class NotReady(Problem, frozen=True, kw_only=True):
+    checks: dict[str, str] | UnsetType = UNSET
+    lag: dict[str, Lag] | UnsetType = UNSET
+
+
+@get(
+    "/ready",
+    operation_id="ready",
+    tags=["operations"],
+    responses=problems(503, kind=NotReady),
+)
+async def ready(request: Request, services: ServicesDep) -> Response[Ready]:
     """Readiness: PostgreSQL and Temporal answer and journeys run (else 503). A view that
     fails on an event, or workflows whose tasks keep failing, make it `degraded` (200): the
     API still serves, and taking every API process out of rotation for one bad event would be
@@ -100,13 +141,13 @@ async def ready(request: Request, services: ServicesDep) -> Response[dict[str, A
     failing = [name for name, v in checks.items() if v != "ok" and name not in degraded]
     details: dict[str, Any] = {}
     if _may_see_details(request):
-        lag = {v.view: {"events": v.lag_events, "seconds": v.lag_seconds} for v in views}
+        lag = {v.view: Lag(v.lag_events, v.lag_seconds) for v in views}
         details = {"checks": checks, "lag": lag}
     if failing:
         detail = "not ready: " + ", ".join(failing) if details else "not ready"
-        return problem("unavailable", detail, 503, **details)
+        return problem_response(problem("unavailable", detail, kind=NotReady, **details))
     status = "degraded" if any(v != "ok" for v in degraded.values()) else "ready"
-    return Response({"status": status} | details)
+    return Response(Ready(status, **details))
 
 
 class JourneysLost(Exception):

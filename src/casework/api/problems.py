@@ -1,4 +1,5 @@
-"""Errors as `application/problem+json`: a sentence a person understands, a code a program can use.
+"""Errors as `application/problem+json` (`casework.problems`): every exception a route can meet
+becomes a problem answer, and `problems(...)` declares a route's in its OpenAPI.
 
 Never a stack trace: an unexpected error is logged by type and request id and answered with a 500
 that says only that.
@@ -8,100 +9,54 @@ from __future__ import annotations
 
 from typing import Any
 
-import msgspec
 import psycopg
 import psycopg_pool
 import structlog
 from eventsourcing.persistence import InterfaceError, OperationalError
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi import ResponseSpec
 from temporalio.service import RPCError, RPCStatusCode
 
-from casework.domain.errors import (
-    CaseworkError,
-    FieldError,
-    IntegrityBroken,
-    StaleVersion,
-    ValidationFailed,
-)
+from casework.domain.errors import CaseworkError, FieldError, ValidationFailed
+from casework.problems import TITLES, Problem, problem, problem_of
 from workflows.client import Refused, TemporalUnavailable
 
 PROBLEM_JSON = "application/problem+json"
 RETRY_AFTER = "5"
+API_ERRORS = (400, 401, 403, 422, 503)
+"""What any API route may answer besides its own: a malformed request, no or a bad token, a role
+the route does not serve, a parameter it refuses, a dependency away."""
 log = structlog.get_logger("casework.api")
-
-STATUS = {
-    "malformed": 400,
-    "not_authenticated": 401,
-    "not_permitted": 403,
-    "not_found": 404,
-    "illegal_step": 409,
-    "consent_missing": 409,
-    "open_case_exists": 409,
-    "stale_version": 409,
-    "duplicate_client": 409,
-    "integrity_broken": 409,
-    "too_large": 413,
-    "validation_failed": 422,
-    "idempotency_key_reused": 422,
-    "rate_limited": 429,
-    "unavailable": 503,
-}
-TITLES = {
-    400: "Malformed request",
-    401: "Not authenticated",
-    403: "Not permitted",
-    404: "Not found",
-    405: "Method not allowed",
-    409: "Conflict",
-    413: "Request too large",
-    422: "Validation failed",
-    429: "Too many requests",
-    500: "Internal error",
-    503: "Service unavailable",
-}
 
 
 class Malformed(CaseworkError):
     code = "malformed"
 
 
-def problem(
-    code: str, detail: str, status: int | None = None, **extra: Any
-) -> Response[dict[str, Any]]:
-    status = status or STATUS.get(code, 400)
-    body: dict[str, Any] = {
-        "type": f"/problems/{code}",
-        "title": TITLES.get(status, "Error"),
-        "status": status,
-        "detail": detail,
-        "code": code,
-    } | {k: v for k, v in extra.items() if v is not None}
-    headers = {"Retry-After": RETRY_AFTER} if status == 503 else {}
-    return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+def problem_response(problem: Problem) -> Response[Problem]:
+    """A problem as the response: its status, problem+json, and `Retry-After` on a 503."""
+    headers = {"Retry-After": RETRY_AFTER} if problem.status == 503 else {}
+    return Response(problem, status_code=problem.status, media_type=PROBLEM_JSON, headers=headers)
 
 
-def field_errors(errors: list[FieldError]) -> list[dict[str, str]]:
-    return msgspec.to_builtins(errors)
+def problems(*statuses: int, kind: type[Problem] = Problem) -> dict[int, ResponseSpec]:
+    """The problem+json answers of a route, for its OpenAPI."""
+    return {
+        status: ResponseSpec(kind, description=TITLES[status], media_type=PROBLEM_JSON)
+        for status in sorted(set(statuses))
+    }
 
 
-def on_casework_error(_: Request, error: CaseworkError) -> Response[dict[str, Any]]:
-    extra: dict[str, Any] = {}
-    if isinstance(error, ValidationFailed):
-        extra["errors"] = field_errors(error.errors)
-    if isinstance(error, StaleVersion):
-        extra["current_version"] = error.current_version
-    if isinstance(error, IntegrityBroken):
-        extra["first_broken_version"] = error.first_broken_version
-    return problem(error.code, error.detail, **extra)
+def on_casework_error(_: Request, error: CaseworkError) -> Response[Problem]:
+    return problem_response(problem_of(error))
 
 
-def on_refused(_: Request, error: Refused) -> Response[dict[str, Any]]:
-    details = {k: v for k, v in error.details.items() if k not in ("code", "detail")}
-    return problem(error.code, error.detail, **details)
+def on_refused(_: Request, refused: Refused) -> Response[Problem]:
+    return problem_response(refused.problem)
 
 
-def on_http_exception(request: Request, error: HTTPException) -> Response[dict[str, Any]]:
+def on_http_exception(request: Request, error: HTTPException) -> Response[Problem]:
     if isinstance(error, ValidationException) and (errors := _parameter_errors(request, error)):
         return on_casework_error(request, ValidationFailed(errors))
     status = error.status_code
@@ -109,7 +64,7 @@ def on_http_exception(request: Request, error: HTTPException) -> Response[dict[s
         status, "http_error"
     )
     detail = error.detail if status != 500 else "something went wrong on our side"
-    return problem(code, detail or TITLES.get(status, "error"), status)
+    return problem_response(problem(code, detail or TITLES.get(status, "error"), status))
 
 
 def _parameter_errors(request: Request, error: ValidationException) -> list[FieldError]:
@@ -125,23 +80,27 @@ def _parameter_errors(request: Request, error: ValidationException) -> list[Fiel
 def _parameter_name(request: Request, key: str) -> str:
     # Litestar names a failing parameter by its Python name (`last`), not its own (`to`).
     field = request.route_handler.parsed_fn_signature.parameters.get(key)
-    return getattr(getattr(field, "kwarg_definition", None), "name", None) or key
+    definition = getattr(field, "kwarg_definition", None)
+    return getattr(definition, "name", None) or key
 
 
-def on_unavailable(request: Request, error: Exception) -> Response[dict[str, Any]]:
+def on_unavailable(request: Request, error: Exception) -> Response[Problem]:
     log.warning("dependency unavailable", error=type(error).__name__, path=request.url.path)
-    return problem("unavailable", "a service casework depends on is not answering; try again", 503)
+    detail = "a service casework depends on is not answering; try again"
+    return problem_response(problem("unavailable", detail))
 
 
-def on_rpc_error(request: Request, error: RPCError) -> Response[dict[str, Any]]:
+def on_rpc_error(request: Request, error: RPCError) -> Response[Problem]:
     if error.status == RPCStatusCode.NOT_FOUND:
-        return problem("not_found", "no such case (or its journey is not running)")
+        return problem_response(
+            problem("not_found", "no such case (or its journey is not running)")
+        )
     return on_unavailable(request, error)
 
 
-def on_unexpected(request: Request, error: Exception) -> Response[dict[str, Any]]:
+def on_unexpected(request: Request, error: Exception) -> Response[Problem]:
     log.error("unexpected error", error=type(error).__name__, path=request.url.path)
-    return problem("internal_error", "something went wrong on our side", 500)
+    return problem_response(problem("internal_error", "something went wrong on our side"))
 
 
 EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {

@@ -4,16 +4,21 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
+import msgspec
 import structlog
 from anyio import to_thread
 from litestar import Controller, get
 from litestar.params import QueryParameter
 
 from casework.api.deps import ActorDep, Cursor, NameFilter, Services, ServicesDep
+from casework.api.openapi import API_SECURITY
+from casework.api.problems import API_ERRORS, problems
 from casework.paging import MAX_LIMIT
 from projections.queries import (
+    EmployerItem,
+    QueueItem,
     employers_for_matching,
     faulted_journeys,
     stalled_queue,
@@ -23,11 +28,27 @@ from workflows.messages import case_of_workflow
 log = structlog.get_logger("casework.api")
 
 
+class StalledPage(msgspec.Struct, frozen=True):
+    items: list[QueueItem]
+    next: str | None
+
+
+class EmployerPage(msgspec.Struct, frozen=True):
+    items: list[EmployerItem]
+    next: str | None
+
+
 class QueueController(Controller):
     path = "/api/queues"
     tags = ["queues"]
+    security = API_SECURITY
 
-    @get("/stalled", operation_id="stalledQueue", summary="Stalled steps, oldest first")
+    @get(
+        "/stalled",
+        operation_id="stalledQueue",
+        summary="Stalled steps, oldest first",
+        responses=problems(*API_ERRORS),
+    )
     async def stalled(
         self,
         services: ServicesDep,
@@ -39,11 +60,11 @@ class QueueController(Controller):
         at_risk_days: Annotated[int, QueryParameter(ge=0, le=60)] = 0,
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)] = 50,
         cursor: Cursor = None,
-    ) -> dict[str, Any]:
+    ) -> StalledPage:
         # The first page starts with the journeys that cannot run, then the queue proper.
         first = cursor is None and not partner and step in (None, "journey")
         faults = await _faulted(services) if first else []
-        faults = [f for f in faults if area in (None, f["area"]) and team in (None, f["team"])]
+        faults = [f for f in faults if area in (None, f.area) and team in (None, f.team)]
         page = await to_thread.run_sync(
             lambda: stalled_queue(
                 services.projections.cases, datetime.now(UTC), area=area, team=team, step=step,
@@ -51,10 +72,10 @@ class QueueController(Controller):
                 cursor=cursor,
             )
         )  # fmt: skip
-        return {"items": faults + page.items, "next": page.next}
+        return StalledPage(faults + page.items, page.next)
 
 
-async def _faulted(services: Services) -> list[dict[str, Any]]:
+async def _faulted(services: Services) -> list[QueueItem]:
     """Cases whose journey keeps failing its workflow task, first in every coordinator's queue.
     The queue itself comes from a view: without Temporal it is served without them."""
     try:
@@ -72,8 +93,14 @@ async def _faulted(services: Services) -> list[dict[str, Any]]:
 class EmployerController(Controller):
     path = "/api/employers"
     tags = ["employers"]
+    security = API_SECURITY
 
-    @get("/", operation_id="employersForMatching", summary="Interested employers (a view)")
+    @get(
+        "/",
+        operation_id="employersForMatching",
+        summary="Interested employers (a view)",
+        responses=problems(*API_ERRORS),
+    )
     async def interested(
         self,
         services: ServicesDep,
@@ -82,11 +109,11 @@ class EmployerController(Controller):
         area: NameFilter = None,
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)] = 50,
         cursor: Cursor = None,
-    ) -> dict[str, Any]:
+    ) -> EmployerPage:
         page = await to_thread.run_sync(
             lambda: employers_for_matching(
                 services.projections.employers, sector=sector, area=area, limit=limit,
                 cursor=cursor,
             )
         )  # fmt: skip
-        return {"items": page.items, "next": page.next}
+        return EmployerPage(page.items, page.next)

@@ -14,6 +14,8 @@ import msgspec.inspect as mi
 from litestar import Request, Response, get
 from litestar.openapi import ResponseSpec
 
+from casework.api.openapi import API_SECURITY
+from casework.api.problems import API_ERRORS, problems
 from casework.domain import commands as c
 from casework.domain.reference import Area, Partner, Step, WaitingOn, reference
 from casework.domain.state import Stage
@@ -103,7 +105,11 @@ def _holds(if_none_match: str | None, etag: str) -> bool:
     operation_id="getReference",
     summary="Areas, teams, sectors, partners, steps and every command's vocabularies",
     tags=["reference"],
-    responses={304: ResponseSpec(None, description="Not modified: the If-None-Match ETag holds")},
+    security=API_SECURITY,
+    responses={
+        304: ResponseSpec(None, description="Not modified: the If-None-Match ETag holds"),
+        **problems(*API_ERRORS),
+    },
 )
 async def get_reference(request: Request[Any, Any, Any]) -> Response[ReferenceData | None]:
     data, etag = reference_data()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 from functools import cache
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 from uuid import UUID
 
 import msgspec
@@ -72,6 +72,10 @@ class Actor(msgspec.Struct, frozen=True):
         refuse_hostile(self)
 
 
+TAG = "command"
+"""The field naming a command when it travels among others (a tagged union)."""
+
+
 class Context(msgspec.Struct, frozen=True, kw_only=True):
     """What travels with every command besides its body."""
 
@@ -81,8 +85,23 @@ class Context(msgspec.Struct, frozen=True, kw_only=True):
     causation_id: str | None = None
 
 
-class Command(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """Fields every command may carry: why, and when the fact took effect if not now."""
+@cache
+def _snake_case(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+class Command(
+    msgspec.Struct,
+    kw_only=True,
+    forbid_unknown_fields=True,
+    tag_field=TAG,
+    tag=_snake_case,
+):
+    """Fields every command may carry: why, and when the fact took effect if not now.
+
+    Tagged with its name (`"command": "add_note"`), so a command travels as itself through
+    Temporal and back (`CaseCommand`). A body sent to a command's own route may leave the tag out.
+    """
 
     reason: Reason | None = None
     effective_at: datetime | None = None
@@ -106,11 +125,6 @@ def refuse_hostile(struct: msgspec.Struct) -> None:
     # Raised as the domain's own error: msgspec passes it through every decode unchanged.
     if errors := limits.struct_errors(struct):
         raise ValidationFailed(errors)
-
-
-@cache
-def _snake_case(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
 class OpenCase(Command, kw_only=True):
@@ -316,17 +330,17 @@ class CloseCase(Command, kw_only=True):
     reason: Reason
 
 
-CASE_COMMANDS: dict[str, type[Command]] = {
-    cls.name(): cls
-    for cls in (
-        RecordScreening, RecordSelfAssessment, AddTasmatyoTag, RemoveTasmatyoTag,
-        DeclineTasmatyoTag, RecordDiagnosis, RecordWorkHistory, ReferToCoaching, StartCoaching,
-        CompleteCoaching, InterruptCoaching, ProposeMatch, MakeJobReferral, RecordReferralOutcome,
-        ApplyForSubsidy, DecideSubsidy, RecordSicknessAllowance, RequestHandoff,
-        AcknowledgeHandoff, RequestHandoffInfo, SupplyHandoffInfo, AcceptHandoff, RejectHandoff,
-        RedirectHandoff, CompleteHandoff, WithdrawConsent, StartEmployment, RecordFollowUp,
-        FlagStall, EscalateStall, AcknowledgeStall, SendHandoffReminder, Reassign, AddNote,
-        CloseCase,
-    )
-}  # fmt: skip
+CaseCommand = (
+    RecordScreening | RecordSelfAssessment | AddTasmatyoTag | RemoveTasmatyoTag
+    | DeclineTasmatyoTag | RecordDiagnosis | RecordWorkHistory | ReferToCoaching | StartCoaching
+    | CompleteCoaching | InterruptCoaching | ProposeMatch | MakeJobReferral | RecordReferralOutcome
+    | ApplyForSubsidy | DecideSubsidy | RecordSicknessAllowance | RequestHandoff
+    | AcknowledgeHandoff | RequestHandoffInfo | SupplyHandoffInfo | AcceptHandoff | RejectHandoff
+    | RedirectHandoff | CompleteHandoff | WithdrawConsent | StartEmployment | RecordFollowUp
+    | FlagStall | EscalateStall | AcknowledgeStall | SendHandoffReminder | Reassign | AddNote
+    | CloseCase
+)  # fmt: skip
+"""Any command on an existing case: decoded by its tag, so it travels typed."""
+
+CASE_COMMANDS: dict[str, type[Command]] = {cls.name(): cls for cls in get_args(CaseCommand)}
 """Every command on an existing case, by name."""

@@ -35,6 +35,14 @@ class ValidationFailed(CaseworkError):
     def field(cls, field: str, message: str) -> ValidationFailed:
         return cls([FieldError(field, message)])
 
+    @classmethod
+    def decoding(cls, error: msgspec.ValidationError, root: str = "$") -> ValidationFailed:
+        """msgspec's refusal, naming the field its message gives (`... - at `$.partner``)
+        relative to `root`."""
+        message, _, at = str(error).partition(" - at `")
+        field = at.rstrip("`").removeprefix(root).removeprefix(".")
+        return cls.field(field or "body", message)
+
 
 class IllegalStep(CaseworkError):
     """The journey does not allow this command in the case's current state."""

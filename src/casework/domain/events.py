@@ -8,6 +8,7 @@ destruction of one key.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any, ClassVar
 
@@ -33,6 +34,13 @@ class EventMeta(msgspec.Struct, frozen=True):
     correlation_id: str
     causation_id: str | None
     effective_at: datetime
+
+
+def created_items(events: Iterable[object]) -> dict[str, str]:
+    """The items these events created, by kind: `{"handoff": "handoff-16"}` (an item's id is its
+    kind and the version that created it)."""
+    ids = [getattr(e, field) for e in events if (field := getattr(e, "creates", None))]
+    return {item_id.rsplit("-", 1)[0]: item_id for item_id in ids}
 
 
 def meta_for(cmd: Command, ctx: Context, effective_at: datetime | None = None) -> EventMeta:
@@ -63,6 +71,8 @@ class CaseEvent(Fact):
     protected: ClassVar[tuple[str, ...]] = ("reason",)
     # Events the service writes by itself do not count as activity on the case.
     is_activity: ClassVar[bool] = True
+    creates: ClassVar[str | None] = None
+    """The field holding the id of the item this event creates (`handoff_id`), if it creates one."""
 
     def apply(self, aggregate: Any) -> None:
         fold(aggregate.state, self)
@@ -217,6 +227,8 @@ class SicknessAllowanceRecorded(CaseEvent):
 class CoachingReferred(CaseEvent):
     coaching_id: str
 
+    creates = "coaching_id"
+
     def evolve(self, state: CaseState) -> None:
         state.coaching.append(Coaching(self.coaching_id, "referred", self.effective_at))
 
@@ -260,6 +272,8 @@ class JobReferralMade(CaseEvent):
     employer_id: str
     vacancy_id: str
 
+    creates = "referral_id"
+
     def evolve(self, state: CaseState) -> None:
         state.referrals.append(
             JobReferral(
@@ -287,6 +301,8 @@ class SubsidyApplied(CaseEvent):
     kind: str
     employer_id: str | None
 
+    creates = "subsidy_id"
+
     def evolve(self, state: CaseState) -> None:
         state.subsidies.append(Subsidy(self.subsidy_id, self.kind, "applied", self.effective_at))
 
@@ -313,6 +329,7 @@ class HandoffRequested(CaseEvent):
     shares: list[str]
 
     protected = (*CaseEvent.protected, "summary")
+    creates = "handoff_id"
 
     def evolve(self, state: CaseState) -> None:
         state.handoffs.append(
@@ -378,6 +395,7 @@ class HandoffRedirected(_HandoffMoved):
     new_handoff_id: str
 
     to_status = "redirected"
+    creates = "new_handoff_id"
 
     def evolve(self, state: CaseState) -> None:
         old = state.handoff(self.handoff_id)

@@ -18,6 +18,7 @@ Three questions, three parts of the table:
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Literal
 
 import msgspec
 
@@ -113,6 +114,16 @@ HEALTH_EVENTS = frozenset(
 )
 HEALTH_FIELDS = ("diagnosed", "group", "sickness_days_used", "f05", "self_assessments")
 """The fields of a case document that are health data."""
+
+
+class Withheld(msgspec.Struct, frozen=True):
+    """What a caller sees in place of a value: one it may not see, one erased with its client's
+    key, or one whose sealed bytes fail to open."""
+
+    withheld: Literal["not_permitted", "erased", "tampered"]
+
+
+NOT_PERMITTED = Withheld("not_permitted")
 
 
 class Refusal(msgspec.Struct, frozen=True):

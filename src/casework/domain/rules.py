@@ -24,6 +24,7 @@ from casework.domain.errors import (
     UnknownCase,
     ValidationFailed,
 )
+from casework.domain.identity import normalise_identity_code
 from casework.domain.permissions import Refusal, command_refusal, knows_case
 from casework.domain.reference import reference
 from casework.domain.state import CaseState, Stall
@@ -129,13 +130,19 @@ def _check_permission(refusal: Refusal | None, case_id: str | None = None) -> No
 
 
 def check_open_case(cmd: c.OpenCase, ctx: c.Context) -> None:
-    """Rules for opening a case (the identity code is checked by the client register)."""
+    """Rules for opening a case; every failing field is named at once."""
     ref = reference()
     errors = []
-    if cmd.area not in ref.areas:
-        errors.append(FieldError("area", f"unknown area {cmd.area!r}"))
-    elif cmd.team not in ref.areas[cmd.area].teams:
+    try:
+        normalise_identity_code(cmd.identity_code)
+    except ValidationFailed as invalid:
+        errors += invalid.errors
+    if cmd.area in ref.areas and cmd.team not in ref.areas[cmd.area].teams:
         errors.append(FieldError("team", f"{cmd.team!r} is not a team of area {cmd.area!r}"))
+    elif cmd.area not in ref.areas:
+        errors.append(FieldError("area", f"unknown area {cmd.area!r}"))
+        if not any(cmd.team in area.teams for area in ref.areas.values()):
+            errors.append(FieldError("team", f"unknown team {cmd.team!r}"))
     if errors:
         raise ValidationFailed(errors)
     _check_permission(command_refusal(ctx.actor, "open_case", cmd.area))
