@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from functools import wraps
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
@@ -18,6 +18,8 @@ from eventsourcing.domain import Aggregate
 from casework.domain import commands as c
 from casework.domain import events as e
 from casework.domain import rules
+from casework.domain.reference import reference
+from casework.domain.state import CaseState
 
 P = ParamSpec("P")
 C = TypeVar("C", bound=c.Command)
@@ -38,10 +40,12 @@ def _command(
 
 
 class ClientCase(Aggregate):
-    # `state` (a CaseState) is set by CaseOpened.apply; no class annotation, or eventsourcing
+    # `state` is set by CaseOpened.apply; declared for the type checker only, or eventsourcing
     # would make it a constructor argument.
+    if TYPE_CHECKING:
+        state: CaseState
 
-    class Snapshot(Aggregate.Snapshot):
+    class Snapshot(Aggregate.Snapshot):  # type: ignore[valid-type,misc]  # a class at run time
         """A snapshot holds health data in its state, so it is sealed like the events."""
 
         protected = ("state",)
@@ -243,7 +247,7 @@ class ClientCase(Aggregate):
 
     @_command
     def flag_stall(self, cmd: c.FlagStall, ctx: c.Context) -> None:
-        waiting_on = rules.reference().steps[cmd.step].waiting_on
+        waiting_on = reference().steps[cmd.step].waiting_on
         self._record(
             e.StepStalled, cmd, ctx, step=cmd.step, item=cmd.item, waiting_on=waiting_on,
             since=cmd.since, due=cmd.due, policy_version=cmd.policy_version,

@@ -5,7 +5,7 @@ Employer commands need no journey workflow: they go straight to the application.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from uuid import UUID
 
 import msgspec
@@ -22,7 +22,8 @@ EMPLOYER_ROLES = frozenset({"staff", "coordinator"})
 
 class RegisterEmployer(Command, kw_only=True):
     business_id: Annotated[str, msgspec.Meta(min_length=1, max_length=20)]
-    name: ShortText
+    # Shadows Command.name(): employer commands are run by method, never looked up by name.
+    name: ShortText  # type: ignore[assignment]
     sector: Slug
     area: Slug
 
@@ -127,7 +128,16 @@ def _check_role(ctx: Context) -> None:
 
 
 class Employer(Aggregate):
-    # Attributes are set by EmployerRegistered.apply.
+    # Attributes are set by EmployerRegistered.apply; declared for the type checker only, or
+    # eventsourcing would make them constructor arguments.
+    if TYPE_CHECKING:
+        business_id: str
+        name: str
+        sector: str
+        area: str
+        interested: bool
+        packages: list[str]
+        vacancies: dict[str, str]
 
     @classmethod
     def register(cls, employer_id: UUID, cmd: RegisterEmployer, ctx: Context) -> Employer:

@@ -85,7 +85,7 @@ def due_commands(
             handoff = state.handoff(d.item) if d.item else None
             if d.remind and handoff and not handoff.reminded_of(d.step, d.since):
                 at(d.remind, c.SendHandoffReminder(
-                    handoff_id=d.item, step=d.step, effective_at=d.remind
+                    handoff_id=handoff.id, step=d.step, effective_at=d.remind
                 ))  # fmt: skip
         elif not stall.escalated:
             at(d.escalates, c.EscalateStall(step=d.step, item=d.item, effective_at=d.escalates))

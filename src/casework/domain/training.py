@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from uuid import UUID
 
 import msgspec
@@ -70,7 +70,15 @@ def _check_role(ctx: Context) -> None:
 
 
 class TrainingSession(Aggregate):
-    # Attributes are set by SessionPlanned.apply.
+    # Attributes are set by SessionPlanned.apply; declared for the type checker only, or
+    # eventsourcing would make them constructor arguments.
+    if TYPE_CHECKING:
+        kind: str
+        title: str
+        area: str
+        on: date
+        participants: int | None
+        feedback: dict[str, int]
 
     @classmethod
     def plan(cls, session_id: UUID, cmd: PlanSession, ctx: Context) -> TrainingSession:
