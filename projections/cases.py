@@ -24,6 +24,7 @@ from casework.domain.policy import StallPolicy
 from casework.domain.rules import waiting_steps
 from casework.domain.state import CaseState
 from casework.domain.tasks import task_state
+from projections.changes import Change, Stalled, Task
 from projections.view import View, topics_of
 
 
@@ -100,8 +101,10 @@ class CaseViews(View):
     def apply(self, curs: Cursor[DictRow], event: Any) -> None:
         self.apply_batch(curs, [event])
 
-    def apply_batch(self, curs: Cursor[DictRow], events: list[Any]) -> None:
-        """Fold the events into their cases' states in memory; write each case's rows once."""
+    def apply_batch(self, curs: Cursor[DictRow], events: list[Any]) -> list[Change]:
+        """Fold the events into their cases' states in memory; write each case's rows once.
+        Returns what changed for live streams: each touched case, its stalled steps and the
+        partners' tasks whose rows changed."""
         events = [event for event in events if isinstance(event, e.CaseEvent | e.CaseOpened)]
         states = self._states(curs, {ev.originator_id for ev in events})
         applied: dict[str, int] = {}
@@ -113,10 +116,16 @@ class CaseViews(View):
             applied[state.case_id] = applied.get(state.case_id, 0) + 1
             handoffs.note(state.case_id, event)
         touched = [states[case_id] for case_id in applied]
-        if touched:
-            self._write_cases(curs, touched, applied)
-            self._write_waits(curs, touched)
-            self._write_inbox(curs, touched, handoffs)
+        if not touched:
+            return []
+        self._write_cases(curs, touched, applied)
+        stalled = self._write_waits(curs, touched)
+        tasks = self._write_inbox(curs, touched, handoffs)
+        return [
+            Change(s.case_id, s.version, s.area, s.team, stalled.get(s.case_id, []),
+                   tasks.get(s.case_id, []))
+            for s in touched
+        ]  # fmt: skip
 
     def _states(self, curs: Cursor[DictRow], case_ids: set[Any]) -> dict[str, CaseState]:
         curs.execute(
@@ -160,11 +169,20 @@ class CaseViews(View):
             state.last_event_at, state.version, applied, Jsonb(state, dumps=_json), search,
         )  # fmt: skip
 
-    def _write_waits(self, curs: Cursor[DictRow], states: list[CaseState]) -> None:
+    def _write_waits(
+        self, curs: Cursor[DictRow], states: list[CaseState]
+    ) -> dict[str, list[Stalled]]:
+        """Replace the touched cases' waiting steps; return the stalled ones that changed."""
         curs.execute(
-            self.sql("DELETE FROM {table}_waits WHERE case_id = ANY(%s)"),
+            self.sql(
+                "DELETE FROM {table}_waits WHERE case_id = ANY(%s) RETURNING case_id, step, item,"
+                " team, partner, stalled, escalated, acknowledged_by"
+            ),
             ([state.case_id for state in states],),
         )
+        before = {_stall(r["case_id"], r["step"], r["item"], r["team"], r["partner"],
+                         r["escalated"], r["acknowledged_by"])
+                  for r in curs.fetchall() if r["stalled"]}  # fmt: skip
         rows = []
         for state in states:
             for wait in waiting_steps(state):
@@ -185,22 +203,33 @@ class CaseViews(View):
                 ),
                 rows,
             )
+        after = {_stall(r[0], r[1], r[2], r[4], r[5], r[10], r[11]) for r in rows if r[9]}
+        changed: dict[str, list[Stalled]] = {}
+        for case_id, step, _, _, partner, *_ in sorted(before ^ after, key=repr):
+            marks = changed.setdefault(case_id, [])
+            if Stalled(step, partner) not in marks:  # an altered stall was there before too
+                marks.append(Stalled(step, partner))
+        return changed
 
     def _write_inbox(
         self, curs: Cursor[DictRow], states: list[CaseState], handoffs: _Handoffs
-    ) -> None:
-        """Replace the touched cases' inbox rows: one per handoff, open or closed."""
+    ) -> dict[str, list[Task]]:
+        """Replace the touched cases' inbox rows: one per handoff, open or closed. Returns the
+        tasks that changed: a row new, gone or altered, or a handoff an event named."""
         curs.execute(
             self.sql(
-                "DELETE FROM {table}_inbox WHERE case_id = ANY(%s)"
-                " RETURNING case_id, handoff_id, requested_version, shares"
+                "DELETE FROM {table}_inbox WHERE case_id = ANY(%s) RETURNING case_id,"
+                " handoff_id, partner, status, state, step, due, requested_version, shares"
             ),
             ([state.case_id for state in states],),
         )
+        before = set()
         for row in curs.fetchall():
             handoffs.payloads[(str(row["case_id"]), row["handoff_id"])] = (
                 row["requested_version"], row["shares"],
             )  # fmt: skip
+            before.add((str(row["case_id"]), row["handoff_id"], row["partner"], row["status"],
+                        row["state"], row["step"], row["due"]))  # fmt: skip
         rows = []
         for state in states:
             waits = {w.item: w for w in waiting_steps(state) if w.item}
@@ -226,6 +255,19 @@ class CaseViews(View):
                 ),
                 rows,
             )
+        after = {(r[0], r[1], r[2], r[3], r[4], r[10], r[12]) for r in rows}
+        partners = {(r[0], r[1]): r[2] for r in rows} | {(r[0], r[1]): r[2] for r in before}
+        moved = {(r[0], r[1]) for r in before ^ after} | (handoffs.named & partners.keys())
+        changed: dict[str, list[Task]] = {}
+        for case_id, handoff_id in sorted(moved):
+            changed.setdefault(case_id, []).append(Task(partners[case_id, handoff_id], handoff_id))
+        return changed
+
+
+def _stall(case_id: Any, *mark: Any) -> tuple[Any, ...]:
+    """A stalled step as the queue shows it (step, item, team, partner, escalated, by whom
+    acknowledged): a change in any of these is a change in the queue."""
+    return (str(case_id), *mark)
 
 
 # PostgreSQL's text and jsonb cannot hold NUL. The edge refuses it now, but events stored before
@@ -250,8 +292,12 @@ class _Handoffs:
     def __init__(self) -> None:
         self.payloads: dict[tuple[str, str], tuple[int, Any]] = {}
         self.redirected_from: dict[tuple[str, str], tuple[str, str]] = {}
+        self.named: set[tuple[str, str]] = set()
+        """Handoffs an event of the batch named: their tasks changed for the partner."""
 
     def note(self, case_id: str, event: Any) -> None:
+        if handoff_id := getattr(event, "handoff_id", None):
+            self.named.add((case_id, handoff_id))
         if isinstance(event, e.HandoffRequested):
             self.payloads[(case_id, event.handoff_id)] = (event.originator_version, event.shares)
         elif isinstance(event, e.HandoffRedirected):

@@ -134,7 +134,9 @@ class ViewRunner:
     def _project(self, view: View, batch: list[Notification], settle: bool) -> None:
         try:
             events = view.decode(self.app.mapper, batch)
-            view.project_batch(events, Tracking(self.app.name, batch[-1].id), settle)
+            view.project_batch(
+                events, Tracking(self.app.name, batch[-1].id), settle, announced=True
+            )
             return
         except Exception as error:
             if len(batch) == 1:
@@ -142,7 +144,7 @@ class ViewRunner:
         for notification in batch:  # which one? Apply them one at a time
             try:
                 events = view.decode(self.app.mapper, [notification])
-                view.project_batch(events, Tracking(self.app.name, notification.id))
+                view.project_batch(events, Tracking(self.app.name, notification.id), announced=True)
             except Exception as error:
                 self._failed(view, notification, error)
 

@@ -18,6 +18,8 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
+from projections.changes import Change, announce
+
 CREATED_TABLE = re.compile(r"TABLE IF NOT EXISTS \{table\}(\w*)")
 
 
@@ -46,8 +48,11 @@ class View(PostgresTrackingRecorder):
             mapper.to_domain_event(n) for n in notifications if topics is None or n.topic in topics
         ]
 
-    def project_batch(self, events: list[Any], tracking: Tracking, settle: bool = True) -> None:
-        """Apply a batch of events and record the last one's position, in one transaction.
+    def project_batch(
+        self, events: list[Any], tracking: Tracking, settle: bool = True, announced: bool = False
+    ) -> None:
+        """Apply a batch of events and record the last one's position, in one transaction;
+        `announced`, tell live streams what changed (`changes.py`), as the transaction commits.
 
         Views write a batch with a few executemany calls (each pipelined by psycopg) rather than
         in one explicit pipeline: with reads and writes interleaved on one cursor in a pipeline,
@@ -57,8 +62,9 @@ class View(PostgresTrackingRecorder):
             # A view is derived: a crash may lose its last commits, never half of one (rows and
             # tracking commit together), so it need not wait for the disk.
             curs.execute("SET LOCAL synchronous_commit = off")
-            if events:
-                self.apply_batch(curs, events)
+            changes = self.apply_batch(curs, events) if events else None
+            if announced and changes:
+                announce(curs, tracking.notification_id, changes)
             if settle:
                 self.settle(curs)
             self._insert_tracking(curs, tracking)
@@ -67,10 +73,12 @@ class View(PostgresTrackingRecorder):
     def apply(self, curs: Cursor[DictRow], event: Any) -> None:
         """Write what `event` changes in this view's tables (inside the caller's transaction)."""
 
-    def apply_batch(self, curs: Cursor[DictRow], events: list[Any]) -> None:
-        """Apply events in log order; a view may fold them in memory and write less."""
+    def apply_batch(self, curs: Cursor[DictRow], events: list[Any]) -> list[Change] | None:
+        """Apply events in log order; a view may fold them in memory and write less, and say
+        what changed for live streams."""
         for event in events:
             self.apply(curs, event)
+        return None
 
     def settle(self, curs: Cursor[DictRow]) -> None:
         """Bring figures derived from many events up to date. Batches skip it while a view

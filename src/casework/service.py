@@ -8,6 +8,7 @@ import contextlib
 import fcntl
 import os
 import signal
+import socket
 import sys
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -30,6 +31,7 @@ from casework.db import ChildPostgres
 from casework.domain.policy import load_policy
 from casework.integrity import checkpoint_periodically
 from casework.keys import load_master_key
+from casework.live import Streams
 from casework.settings import Settings
 from casework.supervisor import Supervisor
 from projections.service import Projections
@@ -144,11 +146,21 @@ def holding(data_dir: Path) -> Iterator[IO[str]]:
 
 
 class Server(uvicorn.Server):
-    """uvicorn, leaving the signals to Stop (which ends the whole process in order)."""
+    """uvicorn, leaving the signals to Stop (which ends the whole process in order), ending
+    the live streams as it begins to stop: uvicorn waits for open responses, and a stream
+    would hold the stop for the whole grace period."""
+
+    def __init__(self, config: uvicorn.Config, streams: Streams) -> None:
+        super().__init__(config)
+        self.streams = streams
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        self.streams.close()
+        await super().shutdown(sockets)
 
 
 def api_server(
@@ -166,7 +178,7 @@ def api_server(
         access_log=False,  # the API logs each request itself, as JSON, without bodies
         timeout_graceful_shutdown=HTTP_GRACE_SECONDS,
     )
-    return Server(config)
+    return Server(config, services.streams)
 
 
 async def serve(server: uvicorn.Server, stop: Stop) -> None:

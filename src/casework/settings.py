@@ -30,6 +30,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     log_level: LogLevel = "info"
     # SIGTERM: the orderly stop's bound, after which what is left is killed (service.Stop).
     stop_seconds: float = 20.0
+    # Live updates (server-sent events): open streams per caller and in all, per API process.
+    streams_per_caller: int = 8
+    streams_total: int = 500
 
     @property
     def data_path(self) -> Path:

@@ -70,6 +70,8 @@ class Request(msgspec.Struct, frozen=True, kw_only=True):
     allowed: tuple[int, ...] = (200,)
     """The statuses of an allowed call (a domain refusal after authorisation, if that is all a
     representative call can reach)."""
+    stream: bool = False
+    """An endless answer (server-sent events): only its status is read."""
 
 
 def opening(code: str | None = None) -> dict[str, Any]:
@@ -152,6 +154,16 @@ REQUESTS: dict[str, Callable[[str], Request]] = {
         path=f"/api/admin/cases/{case}/integrity/acknowledge",
         body={"reason": "tarkistettu"},
         allowed=(409,),  # the case's history verifies: nothing to acknowledge
+    ),
+    # Live updates (server-sent events)
+    "caseStream": lambda case: Request(
+        method="GET", path=f"/api/cases/{case}/stream?reason=valvonta", stream=True
+    ),
+    "stalledQueueStream": lambda case: Request(
+        method="GET", path="/api/queues/stalled/stream", stream=True
+    ),
+    "partnerTasksStream": lambda case: Request(
+        method="GET", path="/api/partners/kela/tasks/stream", partner="kela", stream=True
     ),
 }
 
@@ -241,9 +253,10 @@ async def case_id(http, token) -> str:
 @pytest.mark.parametrize("caller", list(CALLERS))
 async def test_each_caller_gets_what_the_table_says(http, headers, case_id, operation, caller):
     request = REQUESTS[operation](case_id)
-    response = await http.request(
-        request.method, request.path, json=request.body, headers=headers[caller]
-    )
+    sent = http.stream(request.method, request.path, json=request.body, headers=headers[caller])
+    async with sent as response:
+        if not request.stream or response.status_code != 200:
+            await response.aread()
     assert response.status_code in expected(operation, request, caller), response.text
     if response.status_code >= 400:
         assert response.headers["content-type"].startswith("application/problem+json")

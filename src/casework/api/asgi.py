@@ -27,6 +27,7 @@ from casework.api.partners import TASK_ACTIONS, PartnerController
 from casework.api.problems import EXCEPTION_HANDLERS
 from casework.api.queues import EmployerController, QueueController
 from casework.api.reference import get_reference
+from casework.api.streams import STREAM_ROUTES
 from casework.domain.errors import FieldError, ValidationFailed
 from casework.domain.limits import printable_name, text_error
 
@@ -98,6 +99,7 @@ def create_app(services: Services) -> Litestar:
             AuditController,
             lookup_case,
             get_reference,
+            *STREAM_ROUTES,
             health,
             ready,
             metrics,
@@ -111,6 +113,7 @@ def create_app(services: Services) -> Litestar:
             "preconditions": Provide(provide_preconditions, sync_to_thread=False),
         },
         guards=[authorise],
+        on_shutdown=[services.streams.close],
         state=State({"services": services}),
         exception_handlers=EXCEPTION_HANDLERS,
         before_request=refuse_control_characters,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from litestar import Request
@@ -17,6 +17,7 @@ from casework.application import CaseworkApp
 from casework.domain.commands import SLUG_MAX, Actor
 from casework.domain.errors import NotFound, NotPermitted
 from casework.domain.permissions import ROUTES, route_refusal
+from casework.live import Streams
 from casework.paging import MAX_CURSOR, MAX_LIMIT
 from casework.settings import Settings
 from projections.service import Projections
@@ -35,6 +36,16 @@ class Services:
     projections: Projections
     # Under `casework up`: the state of each server it runs ("up", or why not), for /health.
     components: Callable[[], dict[str, str]] | None = None
+    streams: Streams = field(init=False)
+    """The live streams this process serves (`casework/live.py`)."""
+
+    def __post_init__(self) -> None:
+        cases = self.projections.runners["cases"]
+        streams = Streams.of(
+            self.app, lambda: cases.position, self.settings.streams_per_caller,
+            self.settings.streams_total,
+        )  # fmt: skip
+        object.__setattr__(self, "streams", streams)
 
 
 ServicesDep = NamedDependency[Services]

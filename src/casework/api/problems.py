@@ -35,8 +35,8 @@ class Malformed(CaseworkError):
 
 
 def problem_response(problem: Problem) -> Response[Problem]:
-    """A problem as the response: its status, problem+json, and `Retry-After` on a 503."""
-    headers = {"Retry-After": RETRY_AFTER} if problem.status == 503 else {}
+    """A problem as the response: its status, problem+json, and `Retry-After` on a 429 or 503."""
+    headers = {"Retry-After": RETRY_AFTER} if problem.status in (429, 503) else {}
     return Response(problem, status_code=problem.status, media_type=PROBLEM_JSON, headers=headers)
 
 

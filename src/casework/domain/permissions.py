@@ -93,6 +93,14 @@ ROUTES: dict[str, Route] = {
 """Every API operation, by its operation id. A route missing here cannot be called (the guard
 refuses it), and the authorisation tests fail for it."""
 
+# Live updates (server-sent events): each stream under the rule of what it belongs to.
+STREAMS = {
+    "caseStream": "getCase",
+    "stalledQueueStream": "stalledQueue",
+    "partnerTasksStream": "partnerTasks",
+}
+ROUTES.update({stream: ROUTES[page] for stream, page in STREAMS.items()})
+
 COMMANDS: dict[str, frozenset[str]] = {name: STAFF for name in CASE_COMMANDS} | {
     "open_case": STAFF | SYSTEM,
     "record_self_assessment": STAFF | SYSTEM,
