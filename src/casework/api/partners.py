@@ -55,28 +55,35 @@ def _example(*values: Any) -> msgspec.Meta:
     return msgspec.Meta(examples=list(values))
 
 
-class Acknowledge(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+class Move(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """What every move may carry besides its own fields: when it took effect in the partner's
+    system, if earlier than now (as every command may; never in the future)."""
+
+    effective_at: Annotated[datetime | None, _example("2026-11-03T10:15:00+02:00")] = None
+
+
+class Acknowledge(Move, kw_only=True, forbid_unknown_fields=True):
     reason: Annotated[c.Reason | None, _example("vastaanotettu, käsittelijä nimetty")] = None
 
 
-class RequestInfo(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+class RequestInfo(Move, kw_only=True, forbid_unknown_fields=True):
     question: Annotated[c.Text, _example("Onko asiakkaalla voimassa oleva B-lausunto?")]
 
 
-class Accept(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+class Accept(Move, kw_only=True, forbid_unknown_fields=True):
     reason: Annotated[c.Reason | None, _example("kuntoutuksen edellytykset täyttyvät")] = None
 
 
-class Reject(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+class Reject(Move, kw_only=True, forbid_unknown_fields=True):
     reason: Annotated[c.Reason, _example("työhistoria ei riitä työeläkekuntoutukseen")]
 
 
-class Redirect(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+class Redirect(Move, kw_only=True, forbid_unknown_fields=True):
     to_partner: Annotated[c.Slug, _example("keva")]
     reason: Annotated[c.Reason, _example("viimeisin vakuutus julkisella sektorilla")]
 
 
-class Complete(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+class Complete(Move, kw_only=True, forbid_unknown_fields=True):
     outcome: Annotated[c.HandoffOutcome, _example("rehabilitation_granted")]
     reason: Annotated[c.Reason | None, _example("päätös annettu")] = None
 

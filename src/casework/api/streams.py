@@ -11,7 +11,7 @@ view's position in the log: a browser that reconnects sends it back as `Last-Eve
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Literal
 from uuid import UUID
 
 import msgspec
@@ -40,14 +40,28 @@ LastEventId = Annotated[
         description="The `id` of the last event received: what was missed since is sent first.",
     ),
 ]
+
+
+class LiveEvent(msgspec.Struct, frozen=True):
+    """One event of a live stream (OpenAPI 3.1: the schema of each event)."""
+
+    event: Literal["changed", "reset"]
+    data: Annotated[
+        str,
+        msgspec.Meta(
+            description='`changed`: `{"case_id": "…", "version": N}` (a partner\'s stream:'
+            ' `{"task": "…", "version": N}`); `reset`: `{}`, refetch everything'
+        ),
+    ]
+    id: Annotated[str, msgspec.Meta(description="The views' position: send it as Last-Event-ID")]
+
+
 STREAM_ANSWER = {
     200: ResponseSpec(
-        str,
+        LiveEvent,
         media_type=EVENT_STREAM,
-        description='`event: changed` with `data: {"case_id": "…", "version": N}` (a partner\'s'
-        ' stream: `{"task": "…", "version": N}`); `event: reset`: refetch everything; a comment'
-        " every 15 s.",
-        examples=None,
+        description="Server-sent events as the view behind the page moves; a comment every 15 s.",
+        generate_examples=False,
     ),
     **problems(*API_ERRORS, 404, 429),
 }
