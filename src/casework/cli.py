@@ -8,6 +8,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 from uuid import UUID
@@ -15,6 +16,7 @@ from uuid import UUID
 import msgspec
 
 from casework.children import CannotStart
+from casework.demo import DEFAULT_CLIENTS, DEFAULT_SEED
 from casework.domain.errors import CaseworkError
 from casework.logs import configure_logging
 from casework.settings import Settings, load_settings
@@ -117,22 +119,24 @@ async def _start_journeys(settings: Settings) -> None:
 
 
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
-    from casework.audit import history
-    from casework.demo import run_journeys
-    from casework.service import engines
+    from casework.api.auth import Authenticator
+    from casework.demo import load
 
-    async def load() -> None:
-        async with engines(settings) as e:
-            for case_id in await run_journeys(e.journeys):
-                case = e.app.get_case(case_id)
-                print(f"\ncase {case_id}  stage={case.state.stage}  group={case.state.group}")
-                for item in history(e.app, case_id):
-                    actor = f"{item.actor.role}:{item.actor.id}"
-                    when = f"{item.effective_at:%Y-%m-%d}"
-                    print(f"  v{item.version:<3} {item.type:<28} {actor:<22} {when}")
-
-    asyncio.run(load())
-    return 0
+    url = args.url or f"http://{settings.http_host}:{settings.http_port}"
+    started = time.monotonic()
+    report = asyncio.run(
+        load(url, Authenticator.from_settings(settings), args.seed, args.clients, args.until,
+             args.concurrency)
+    )  # fmt: skip
+    for failure in report.failures:
+        print(f"casework demo: {failure}", file=sys.stderr)
+    print(
+        f"{report.clients} clients: {report.requests} requests, {report.written} written,"
+        f" {report.replayed} already there, {len(report.failures)} refused;"
+        f" {time.monotonic() - started:.0f} s",
+        file=sys.stderr,
+    )
+    return 1 if report.failures else 0
 
 
 def _token(args: argparse.Namespace, settings: Settings) -> int:
@@ -196,7 +200,9 @@ def parser() -> argparse.ArgumentParser:
     sub = root.add_subparsers(dest="command", required=True)
 
     up = sub.add_parser("up", help="start everything on embedded defaults (PostgreSQL, Temporal)")
-    up.add_argument("--demo", action="store_true", help="load sample journeys in the background")
+    up.add_argument(
+        "--demo", action="store_true", help="load the demo programme in the background, once"
+    )
     up.set_defaults(run=_up)
     sub.add_parser("api", help="serve the HTTP API").set_defaults(run=_api)
     sub.add_parser("worker", help="run the Temporal worker").set_defaults(run=_worker)
@@ -215,7 +221,16 @@ def parser() -> argparse.ArgumentParser:
     rebuild = sub.add_parser("rebuild", help="rebuild a view beside the live one, then swap")
     rebuild.add_argument("view", nargs="?", help="the view (default: every view)")
     rebuild.set_defaults(run=_rebuild)
-    sub.add_parser("demo", help="send sample journeys to a running service").set_defaults(run=_demo)
+    demo = sub.add_parser("demo", help="simulate a programme year through a running service's API")
+    demo.add_argument("--url", help="the API (default: CASEWORK_HTTP_HOST and _PORT)")
+    demo.add_argument("--seed", type=int, default=DEFAULT_SEED, help="the same seed, the same"
+                      " programme (default %(default)s)")  # fmt: skip
+    demo.add_argument("--clients", type=int, default=DEFAULT_CLIENTS,
+                      help="how many (default %(default)s: the 2021 scale)")  # fmt: skip
+    demo.add_argument("--until", type=date.fromisoformat,
+                      help="the year's last day, YYYY-MM-DD (default: yesterday)")  # fmt: skip
+    demo.add_argument("--concurrency", type=int, default=8, help="journeys sent at once")
+    demo.set_defaults(run=_demo)
 
     token = sub.add_parser("token", help="print a development token")
     token.add_argument("--role", required=True,

@@ -16,6 +16,7 @@ simulated yet: the API has no route to register an employer or plan a session.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -25,10 +26,11 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import msgspec
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 
 from casework.api.auth import Authenticator, Claims
 from casework.domain.reference import reference
+from casework.progress import progress_bar
 
 HELSINKI = ZoneInfo("Europe/Helsinki")
 CHECK_CHARS = "0123456789ABCDEFHJKLMNPRSTUVWXY"
@@ -96,16 +98,29 @@ SHOWCASE = [
     Profile(channel="digital"),  # screened, no concern
     replace(IDENTIFIED, coaching="started"),  # identified, in coaching
     replace(IDENTIFIED, diagnosed=True, employment="pay_subsidy", sickness_days=300),  # F05
-    replace(IDENTIFIED, coaching="completed", employment="plain", follow_ups=True,
-            closed="employed"),  # fmt: skip
-    replace(IDENTIFIED, diagnosed=True, handoff=Handoff("kela", "completed"),
-            closed="rehabilitation"),  # fmt: skip
-    replace(IDENTIFIED, diagnosed=True, work_history=(12, "public"),
-            handoff=Handoff("keva", "accepted", info_loop=True)),  # fmt: skip
-    replace(IDENTIFIED, work_history=(9, "private"),
-            handoff=Handoff("kela", "redirected", redirect_to="ilmarinen")),  # fmt: skip
-    replace(IDENTIFIED, work_history=(15, "private"), handoff=Handoff("ilmarinen", "unanswered"),
-            stalls=True),  # fmt: skip
+    replace(
+        IDENTIFIED, coaching="completed", employment="plain", follow_ups=True, closed="employed"
+    ),
+    replace(
+        IDENTIFIED, diagnosed=True, handoff=Handoff("kela", "completed"), closed="rehabilitation"
+    ),
+    replace(
+        IDENTIFIED,
+        diagnosed=True,
+        work_history=(12, "public"),
+        handoff=Handoff("keva", "accepted", info_loop=True),
+    ),
+    replace(
+        IDENTIFIED,
+        work_history=(9, "private"),
+        handoff=Handoff("kela", "redirected", redirect_to="ilmarinen"),
+    ),
+    replace(
+        IDENTIFIED,
+        work_history=(15, "private"),
+        handoff=Handoff("ilmarinen", "unanswered"),
+        stalls=True,
+    ),
 ]
 """The first clients of every programme: each stage, each partner, a redirection, a stall."""
 
@@ -154,7 +169,9 @@ def _coaching(rng: random.Random) -> CoachingEnd:
 
 def _handoff(rng: random.Random, work_history: tuple[int, str]) -> Handoff:
     years, insured = work_history
-    partner = "kela" if insured == "none" or years < 5 else {"public": "keva"}.get(insured, "ilmarinen")
+    partner = (
+        "kela" if insured == "none" or years < 5 else {"public": "keva"}.get(insured, "ilmarinen")
+    )
     answer: Answer = rng.choices(
         ["unanswered", "acknowledged", "accepted", "completed", "rejected", "redirected"],
         [8, 10, 12, 50, 10, 10],
@@ -209,7 +226,7 @@ def steps(profile: Profile, rng: random.Random) -> list[Step]:
         then("record_self_assessment", lambda m, ids: {
             "overall": 5, "mental_wellbeing": 4, "social_participation": 6,
             "physical_functioning": 5, "skills": 7, "everyday_coping": 6,
-        }, gap=(0, 3))  # fmt: skip
+        }, gap=(1, 3))  # fmt: skip
     answers = {"tyokyky": "selkä kipeytyy nostaessa" if profile.concern else "ei huolia"}
     then("record_screening", lambda m, ids: {"answers": answers, "concern": profile.concern})
     if profile.tag == "declined":
@@ -305,6 +322,21 @@ def _employment_steps(profile: Profile, then: Callable[..., None]) -> None:
         then("record_follow_up", lambda m, ids: {"month": 6, "employed": True}, gap=(91, 94))
 
 
+LONGEST = 330
+"""Days a journey may take, so that it fits in the year with room before it."""
+
+
+def within_the_year(todo: list[Step]) -> list[Step]:
+    """The steps, their gaps shortened alike if they take longer than `LONGEST` days."""
+    if not todo or todo[-1].days <= LONGEST:
+        return todo
+    shortened, last = [], 0
+    for step in todo:
+        last = max(last + 1, step.days * LONGEST // todo[-1].days)
+        shortened.append(replace(step, days=last))
+    return shortened
+
+
 def _day(moment: datetime) -> str:
     return moment.date().isoformat()
 
@@ -324,7 +356,7 @@ def plan(seed: int, clients: int, until: date) -> list[Journey]:
             born = date(1962, 1, 1) + timedelta(days=rng.randrange(40 * 365))
             code = sample_identity_code(born, rng.randint(900, 999))
         codes.add(code)
-        todo = steps(profile, rng)
+        todo = within_the_year(steps(profile, rng))
         length = todo[-1].days if todo else 0
         if profile.closed:  # ended somewhere in the year
             back = length + rng.randint(1, max(1, 360 - length))
@@ -346,6 +378,8 @@ class Report(msgspec.Struct):
     requests: int = 0
     written: int = 0
     replayed: int = 0
+    rescheduled: int = 0
+    """Closings refused at their planned moment (a stall recorded since) and sent later."""
     failures: list[str] = msgspec.field(default_factory=list)
 
 
@@ -376,7 +410,11 @@ class Demo:
 
     async def run(self, journeys: list[Journey], progress: Progress | None = None) -> Report:
         total = sum(len(j.steps) + 1 for j in journeys)
-        bar = progress.add_task("demo programme", total=total) if progress else None
+        bar = (
+            progress.add_task("demo programme", total=total, detail="requests")
+            if progress
+            else None
+        )
         gate = asyncio.Semaphore(self.concurrency)
 
         async def one(journey: Journey) -> None:
@@ -402,9 +440,7 @@ class Demo:
             if not ok:
                 return
 
-    async def step(
-        self, journey: Journey, step: Step, key: str, staff: dict[str, str]
-    ) -> bool:
+    async def step(self, journey: Journey, step: Step, key: str, staff: dict[str, str]) -> bool:
         moment = journey.moment(step)
         body = step.body(moment, journey.created) | {"effective_at": moment.isoformat()}
         if step.partner is None:
@@ -429,6 +465,7 @@ class Demo:
         answer = await self.send(path, body, staff, key, journey, quiet=(409,))
         if answer is not None:
             return True
+        self.report.rescheduled += 1
         case = await self.http.get(f"/api/cases/{journey.case_id}", headers=staff)
         newest = case.json().get("last_event_at") if case.status_code == 200 else None
         later = body | {"effective_at": newest or body["effective_at"]}
@@ -448,17 +485,21 @@ class Demo:
         raise LookupError(f"no {partner} task for case {case_id}")
 
     async def read_inbox(self, partner: str) -> None:
-        cursor = None
-        while True:
-            params = {"limit": 500, **({"cursor": cursor} if cursor else {})}
-            page = (await self.http.get(
-                f"/api/partners/{partner}/tasks", params=params,
-                headers=self.headers("coordinator", "*"),
-            )).json()  # fmt: skip
-            for item in sorted(page["items"], key=lambda i: int(i["handoff_id"].split("-")[1])):
-                self.tasks[partner, item["case_id"]] = item["task"]
-            if not (cursor := page["next"]):
-                return
+        """Every task of the partner, the work in hand and the closed (a rerun finds those)."""
+        items = []
+        for state in (None, "closed"):
+            cursor = None
+            while True:
+                params = {"limit": 500, "state": state, "cursor": cursor}
+                page = (await self.http.get(
+                    f"/api/partners/{partner}/tasks", headers=self.headers("coordinator", "*"),
+                    params={k: v for k, v in params.items() if v is not None},
+                )).json()  # fmt: skip
+                items += page["items"]
+                if not (cursor := page["next"]):
+                    break
+        for item in sorted(items, key=lambda i: int(i["handoff_id"].split("-")[1])):
+            self.tasks[partner, item["case_id"]] = item["task"]
 
     async def send(
         self,
@@ -496,17 +537,6 @@ class Demo:
         return None
 
 
-def progress_bar() -> Progress:
-    """The progress bar every long `casework` command shows, on standard error."""
-    from rich.console import Console
-
-    return Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]}"), TimeElapsedColumn(),
-        console=Console(stderr=True),
-    )  # fmt: skip
-
-
 async def load(
     base_url: str,
     auth: Authenticator,
@@ -526,3 +556,70 @@ async def load(
             return await demo.run(journeys)
         with progress_bar() as progress:
             return await demo.run(journeys, progress)
+
+
+MARKER = """
+CREATE TABLE IF NOT EXISTS demo_programme (
+    one boolean PRIMARY KEY DEFAULT true CHECK (one),
+    seed integer NOT NULL,
+    clients integer NOT NULL,
+    until date NOT NULL,
+    started_at timestamptz NOT NULL DEFAULT now(),
+    loaded_at timestamptz
+)
+"""
+
+
+class DemoMarker:
+    """Whether `casework up --demo` has loaded the programme into this database: kept in it, so
+    it cannot drift from the data. The parameters are kept too, so a load cut short by a stop
+    is finished with the very same requests (their keys make the finished part a replay)."""
+
+    def __init__(self, datastore: Any) -> None:
+        self.datastore = datastore
+        with datastore.transaction(commit=True) as curs:
+            curs.execute(MARKER)
+
+    def claim(self, seed: int, clients: int, until: date) -> tuple[int, int, date] | None:
+        """The programme to load (the one begun before, if any), or None if it is loaded."""
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(
+                "INSERT INTO demo_programme (seed, clients, until) VALUES (%s, %s, %s)"
+                " ON CONFLICT (one) DO NOTHING",
+                (seed, clients, until),
+            )
+            curs.execute("SELECT seed, clients, until, loaded_at FROM demo_programme")
+            row = curs.fetchone()
+        return None if row["loaded_at"] else (row["seed"], row["clients"], row["until"])
+
+    def loaded(self) -> None:
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute("UPDATE demo_programme SET loaded_at = now()")
+
+
+async def until_ready(http: httpx.AsyncClient) -> None:
+    """Wait until the service answers `/ready` with 200 (ready, or degraded but serving)."""
+    while True:
+        with contextlib.suppress(httpx.TransportError):
+            if (await http.get("/ready")).status_code == 200:
+                return
+        await asyncio.sleep(0.5)
+
+
+async def load_once(
+    base_url: str, auth: Authenticator, marker: DemoMarker, ready: Callable[[str], None]
+) -> Report | None:
+    """`casework up --demo`: once the service is ready (`ready` is told), the programme, unless
+    this database holds it already."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=60) as http:
+        await until_ready(http)
+    ready(base_url)
+    yesterday = datetime.now(HELSINKI).date() - timedelta(days=1)
+    claimed = await asyncio.to_thread(marker.claim, DEFAULT_SEED, DEFAULT_CLIENTS, yesterday)
+    if claimed is None:
+        return None
+    seed, clients, until = claimed
+    report = await load(base_url, auth, seed, clients, until)
+    if not report.failures:
+        await asyncio.to_thread(marker.loaded)
+    return report

@@ -209,8 +209,6 @@ async def up(settings: Settings, demo: bool) -> None:
 
 
 async def _up(settings: Settings, demo: bool, stop: Stop) -> None:
-    from casework.demo import run_journeys
-
     async with engines(settings, supervise=True) as e:
         temporal_back = asyncio.Event()
 
@@ -229,7 +227,7 @@ async def _up(settings: Settings, demo: bool, stop: Stop) -> None:
                     e.supervisor.run(),
                     keep_journeys(e.app, e.client, e.journeys, temporal_back),
                     checkpoint_periodically(e.app),
-                    *([run_journeys(e.journeys)] if demo else []),
+                    *([demo_programme(settings, e)] if demo else []),
                 ),
             ):
                 base = f"http://{settings.http_host}:{settings.http_port}"
@@ -243,6 +241,36 @@ async def _up(settings: Settings, demo: bool, stop: Stop) -> None:
                 await serve(server, stop)
         finally:
             e.projections.stop()
+
+
+async def demo_programme(settings: Settings, e: Engines) -> None:
+    """`casework up --demo`: once the service is ready, say where the UI is and load the demo
+    programme through the API, unless the database holds it already."""
+    from casework.demo import DemoMarker, load_once
+
+    host = "127.0.0.1" if settings.http_host in ("0.0.0.0", "::") else settings.http_host
+    base = f"http://{host}:{settings.http_port}"
+    marker = await asyncio.to_thread(DemoMarker, e.app.recorder.datastore)  # type: ignore[attr-defined]
+    try:
+        report = await load_once(base, Authenticator.from_settings(settings), marker, ready)
+    except Exception as error:  # the service runs on without its demo
+        log.error("demo programme not loaded", error=type(error).__name__)
+        return
+    if report is None:
+        log.info("demo programme loaded already", ui=f"{base}/")
+    else:
+        log.info("demo programme loaded", clients=report.clients, written=report.written,
+                 refused=len(report.failures), first_refusals=report.failures[:5])  # fmt: skip
+
+
+def ready(base: str) -> None:
+    """What a person starting `casework up --demo` needs to know first."""
+    print(
+        f"\ncasework is ready: open {base}/ in a browser and sign in by picking a persona"
+        " (staff of an area, a coordinator, Kela, Keva or Ilmarinen, an auditor).\n"
+        "The demo programme loads in the background; the lists fill as it goes.\n",
+        file=sys.stderr,
+    )
 
 
 async def worker_only(settings: Settings) -> None:
