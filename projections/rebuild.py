@@ -59,11 +59,3 @@ def rebuild(
 
 def _since(started: float) -> float:
     return max(time.monotonic() - started, 1e-6)
-
-
-def progress_bar(progress: Progress, width: int = 30) -> str:
-    filled = width * progress.done // max(progress.total, 1)
-    return (
-        f"\r{progress.view} [{'#' * filled}{'.' * (width - filled)}]"
-        f" {progress.done}/{progress.total} events, {progress.rate:,.0f} events/s"
-    )

@@ -17,9 +17,7 @@ from pathlib import Path
 import httpx
 
 from casework.api.auth import Authenticator
-from casework.demo import STAFF as DEMO_STAFF
 from casework.settings import load_settings
-from workflows.client import case_id_for
 
 CASEWORK = [sys.executable, "-m", "casework.cli"]
 
@@ -49,7 +47,7 @@ def test_token_prints_a_token_the_api_accepts(tmp_path):
     assert (actor.id, actor.role, actor.partner) == ("kaisa", "partner", "keva")
 
 
-def test_up_serves_the_api_the_temporal_ui_and_the_demo_journeys():
+def test_up_serves_the_api_the_temporal_ui_and_loads_the_demo_programme():
     ports = {name: free_port() for name in ("http_port", "temporal_port", "temporal_ui_port")}
     # A short data dir: the embedded server's Unix socket path must stay under ~107 bytes.
     data_dir = Path(tempfile.mkdtemp(prefix="cw-up-"))
@@ -67,13 +65,13 @@ def test_up_serves_the_api_the_temporal_ui_and_the_demo_journeys():
             [*CASEWORK, "token", "--role", "staff", "--area", "helsinki"],
             env=env, capture_output=True, text=True, check=True,
         ).stdout.strip()  # fmt: skip
-        case_id = case_id_for(DEMO_STAFF, "demo-903")
         headers = {"Authorization": f"Bearer {token}"}
 
-        def demo_loaded() -> bool:
-            return httpx.get(f"{base}/api/cases/{case_id}", headers=headers).status_code == 200
+        def demo_loading() -> bool:
+            return bool(httpx.get(f"{base}/api/cases", headers=headers).json()["items"])
 
-        assert wait_until(demo_loaded, 60)
+        assert wait_until(demo_loading, 60)
+        assert f"open {base}/ in a browser" in (data_dir / "up.log").read_text()
         ui = httpx.get(f"http://127.0.0.1:{ports['temporal_ui_port']}/", timeout=5)
         assert ui.status_code == 200
     finally:

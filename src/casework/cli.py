@@ -54,9 +54,12 @@ def _project(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _rebuild(args: argparse.Namespace, settings: Settings) -> int:
+    from rich.progress import TaskID
+
     from casework.bootstrap import build_app
     from casework.domain.policy import load_policy
-    from projections.rebuild import progress_bar, rebuild
+    from casework.progress import progress_bar
+    from projections.rebuild import Progress, rebuild
     from projections.service import Projections
 
     app = build_app(settings)
@@ -68,10 +71,15 @@ def _rebuild(args: argparse.Namespace, settings: Settings) -> int:
             print(f"casework: no view {name!r}; views: {', '.join(projections.factories)}",
                   file=sys.stderr)  # fmt: skip
             return 2
-        applied = rebuild(
-            app, projections, name, lambda p: print(progress_bar(p), end="", file=sys.stderr)
-        )
-        print(f"\n{name}: rebuilt from {applied} events and swapped in", file=sys.stderr)
+        with progress_bar() as bar:
+            shown = bar.add_task(f"rebuild {name}", total=None, detail="events")
+
+            def show(p: Progress, shown: TaskID = shown) -> None:
+                bar.update(shown, completed=p.done, total=p.total,
+                           detail=f"events, {p.rate:,.0f}/s")  # fmt: skip
+
+            applied = rebuild(app, projections, name, show)
+        print(f"{name}: rebuilt from {applied} events and swapped in", file=sys.stderr)
     return 0
 
 
@@ -79,24 +87,25 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
     from casework.bootstrap import build_app
     from casework.domain.commands import Actor
     from casework.importer import import_journeys
+    from casework.progress import progress_bar
 
     app = build_app(settings)
     with Path(args.file).open(encoding="utf-8") as counting:
         total = sum(1 for _ in counting)
     started = time.monotonic()
 
-    def show(report: ImportReport) -> None:
-        rate = report.events / max(time.monotonic() - started, 1e-6)
-        bar = "#" * (30 * report.lines // max(total, 1))
-        print(f"\rimport [{bar:<30}] {report.lines}/{total} lines, {report.cases} cases,"
-              f" {rate:,.0f} events/s", end="", file=sys.stderr)  # fmt: skip
+    with progress_bar() as bar, Path(args.file).open(encoding="utf-8") as lines:
+        shown = bar.add_task("import", total=total, detail="lines")
 
-    with Path(args.file).open(encoding="utf-8") as lines:
+        def show(report: ImportReport) -> None:
+            rate = report.events / max(time.monotonic() - started, 1e-6)
+            bar.update(shown, completed=report.lines,
+                       detail=f"lines, {report.cases} cases, {rate:,.0f} events/s")  # fmt: skip
+
         # Legacy records name no author: steps count as staff work, recorded as the importer.
         report = import_journeys(
             app, lines, Actor(args.user, "staff", "*"), show, workers=args.workers
         )
-    print(file=sys.stderr)
     for error in report.errors:
         print(f"{args.file}:{error.line}: {error.error}", file=sys.stderr)
     print(

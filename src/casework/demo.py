@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -33,6 +34,8 @@ from casework.domain.reference import reference
 from casework.progress import progress_bar
 
 HELSINKI = ZoneInfo("Europe/Helsinki")
+# httpx logs every request at info level: the API logs each already, once.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 CHECK_CHARS = "0123456789ABCDEFHJKLMNPRSTUVWXY"
 DEFAULT_CLIENTS = 1000
 DEFAULT_SEED = 2021

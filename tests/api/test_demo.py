@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from casework.demo import load, plan
+from casework.demo import DemoMarker, load, plan
 from casework.domain.state import Stage
 from tests.workflows.helpers import eventually
 
@@ -105,3 +105,12 @@ async def test_running_the_programme_again_writes_nothing(http, auth, loaded, da
     assert again.written == 0
     assert again.replayed + again.rescheduled == again.requests
     assert keys() == before
+
+
+def test_up_loads_the_programme_it_began_until_it_is_marked_loaded_then_never_again(app):
+    marker = DemoMarker(app.recorder.datastore)
+    assert marker.claim(SEED, CLIENTS, UNTIL) == (SEED, CLIENTS, UNTIL)
+    # Stopped before it finished: the next start finishes the same programme, not another.
+    assert marker.claim(SEED + 1, 1000, UNTIL + timedelta(days=3)) == (SEED, CLIENTS, UNTIL)
+    marker.loaded()
+    assert marker.claim(SEED, CLIENTS, UNTIL) is None
