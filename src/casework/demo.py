@@ -551,7 +551,7 @@ async def load(
 ) -> Report:
     """Send the programme to the API at `base_url`; `until` is the year's last day
     (yesterday by default, so every step has taken effect)."""
-    until = until or datetime.now(HELSINKI).date() - timedelta(days=1)
+    until = until or yesterday()
     journeys = plan(seed, clients, until)
     async with httpx.AsyncClient(base_url=base_url, timeout=60) as http:
         demo = Demo(http, auth, seed, concurrency)
@@ -600,29 +600,16 @@ class DemoMarker:
             curs.execute("UPDATE demo_programme SET loaded_at = now()")
 
 
-async def until_ready(http: httpx.AsyncClient) -> None:
+def yesterday() -> date:
+    """The default year end: every step of the programme has taken effect by then."""
+    return datetime.now(HELSINKI).date() - timedelta(days=1)
+
+
+async def until_ready(base_url: str) -> None:
     """Wait until the service answers `/ready` with 200 (ready, or degraded but serving)."""
-    while True:
-        with contextlib.suppress(httpx.TransportError):
-            if (await http.get("/ready")).status_code == 200:
-                return
-        await asyncio.sleep(0.5)
-
-
-async def load_once(
-    base_url: str, auth: Authenticator, marker: DemoMarker, ready: Callable[[str], None]
-) -> Report | None:
-    """`casework up --demo`: once the service is ready (`ready` is told), the programme, unless
-    this database holds it already."""
-    async with httpx.AsyncClient(base_url=base_url, timeout=60) as http:
-        await until_ready(http)
-    ready(base_url)
-    yesterday = datetime.now(HELSINKI).date() - timedelta(days=1)
-    claimed = await asyncio.to_thread(marker.claim, DEFAULT_SEED, DEFAULT_CLIENTS, yesterday)
-    if claimed is None:
-        return None
-    seed, clients, until = claimed
-    report = await load(base_url, auth, seed, clients, until)
-    if not report.failures:
-        await asyncio.to_thread(marker.loaded)
-    return report
+    async with httpx.AsyncClient(base_url=base_url, timeout=10) as http:
+        while True:
+            with contextlib.suppress(httpx.TransportError):
+                if (await http.get("/ready")).status_code == 200:
+                    return
+            await asyncio.sleep(0.5)

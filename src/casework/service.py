@@ -245,22 +245,34 @@ async def _up(settings: Settings, demo: bool, stop: Stop) -> None:
 
 async def demo_programme(settings: Settings, e: Engines) -> None:
     """`casework up --demo`: once the service is ready, say where the UI is and load the demo
-    programme through the API, unless the database holds it already."""
-    from casework.demo import DemoMarker, load_once
+    programme through the API, unless the database holds it already. The load runs as
+    `casework demo` in a process of its own: in this one its client would take the GIL from the
+    API, the worker and the views it is loading."""
+    from casework.demo import DEFAULT_CLIENTS, DEFAULT_SEED, DemoMarker, until_ready, yesterday
 
     host = "127.0.0.1" if settings.http_host in ("0.0.0.0", "::") else settings.http_host
     base = f"http://{host}:{settings.http_port}"
     marker = await asyncio.to_thread(DemoMarker, e.app.recorder.datastore)  # type: ignore[attr-defined]
-    try:
-        report = await load_once(base, Authenticator.from_settings(settings), marker, ready)
-    except Exception as error:  # the service runs on without its demo
-        log.error("demo programme not loaded", error=type(error).__name__)
+    await until_ready(base)
+    ready(base)
+    claimed = await asyncio.to_thread(marker.claim, DEFAULT_SEED, DEFAULT_CLIENTS, yesterday())
+    if claimed is None:
+        log.info("demo programme loaded already")
         return
-    if report is None:
-        log.info("demo programme loaded already", ui=f"{base}/")
+    seed, clients, until = claimed
+    argv = [sys.executable, "-m", "casework.cli", "demo", "--url", base, "--seed", str(seed),
+            "--clients", str(clients), "--until", until.isoformat()]  # fmt: skip
+    loading = children.spawn(argv, signal.SIGTERM, sys.stderr.buffer)
+    try:
+        status = await asyncio.to_thread(loading.wait)
+    finally:
+        if loading.poll() is None:  # `up` is stopping: the next start finishes the load
+            loading.terminate()
+    if status == 0:
+        await asyncio.to_thread(marker.loaded)
+        log.info("demo programme loaded", clients=clients)
     else:
-        log.info("demo programme loaded", clients=report.clients, written=report.written,
-                 refused=len(report.failures), first_refusals=report.failures[:5])  # fmt: skip
+        log.error("demo programme not loaded in full; the next start tries again")
 
 
 def ready(base: str) -> None:

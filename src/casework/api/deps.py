@@ -40,11 +40,12 @@ class Services:
     """The live streams this process serves (`casework/live.py`)."""
 
     def __post_init__(self) -> None:
-        cases = self.projections.runners["cases"]
+        def position() -> int:  # of the case views, which announce the changes
+            return self.projections.cases.max_tracking_id(self.app.name) or 0
+
         streams = Streams.of(
-            self.app, lambda: cases.position, self.settings.streams_per_caller,
-            self.settings.streams_total,
-        )  # fmt: skip
+            self.app, position, self.settings.streams_per_caller, self.settings.streams_total
+        )
         object.__setattr__(self, "streams", streams)
 
 
