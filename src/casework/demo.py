@@ -145,12 +145,10 @@ def draw_profile(rng: random.Random) -> Profile:
             diagnosed=chance() < 0.45,
             sickness_days=rng.choice([40, 120, 210, 300]) if chance() < 0.25 else None,
             work_history=(years, "none" if years == 0 else insured) if chance() < 0.8 else None,  # type: ignore[arg-type]
-            coaching=_coaching(rng) if chance() < 0.75 else None,
+            coaching=_coaching(rng) if chance() < 0.85 else None,  # only the identified
         )
         if p.work_history and chance() < 0.3:
             p = replace(p, handoff=_handoff(rng, p.work_history))
-    elif chance() < 0.08:
-        p = replace(p, coaching=_coaching(rng))
     settled = p.handoff is not None and p.handoff.answer in ("completed", "rejected")
     if (p.handoff is None or settled) and chance() < 0.55:
         subsidy = chance() < (0.45 if p.tag == "yes" else 0.25)
