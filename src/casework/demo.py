@@ -411,16 +411,17 @@ class Demo:
 
     async def run(self, journeys: list[Journey], progress: Progress | None = None) -> Report:
         total = sum(len(j.steps) + 1 for j in journeys)
-        bar = (
-            progress.add_task("demo programme", total=total, detail="requests")
-            if progress
-            else None
-        )
+        bar = progress.add_task("demo programme", total=total, detail="steps") if progress else None
+
+        def advance() -> None:
+            if progress is not None and bar is not None:
+                progress.advance(bar)
+
         gate = asyncio.Semaphore(self.concurrency)
 
         async def one(journey: Journey) -> None:
             async with gate:
-                await self.journey(journey, lambda: progress and progress.advance(bar))  # type: ignore[arg-type]
+                await self.journey(journey, advance)
 
         await asyncio.gather(*(one(j) for j in journeys))
         self.report.clients = len(journeys)
