@@ -23,6 +23,7 @@ from casework.service import Server
 from casework.settings import Settings
 from tests.api.test_cases_api import open_case, run
 from tests.api.test_partners_api import hand_over
+from tests.workflows.helpers import eventually
 from workflows.client import Journeys
 
 PER_CALLER, TOTAL = 2, 3
@@ -85,6 +86,32 @@ async def test_a_case_stream_says_nothing_of_other_cases(http, token):
         await run(http, token(), other, "add_note", NOTE)
         await run(http, token(), watched, "add_note", NOTE)
         assert (await first_change(source))["case_id"] == watched
+
+
+async def test_a_stream_reconnecting_with_last_event_id_is_sent_what_it_missed(
+    http, token, services
+):
+    case_id = await open_case(http, token)
+    path = f"/api/cases/{case_id}/stream"
+    async with stream(http, path, token()) as source:
+        await run(http, token(), case_id, "add_note", NOTE)
+        async for event in source.aiter_sse():
+            if event.event == "changed":
+                last_id = event.id
+                break
+    await released(services)
+    missed = await run(http, token(), case_id, "add_note", NOTE)  # while nobody listened
+    latest = (await run(http, token(), case_id, "add_note", NOTE)).json()["version"]
+
+    async def listed() -> bool:  # the view has it: announced before the reconnection
+        page = await http.get("/api/cases", params={"q": case_id}, headers=token())
+        return page.json()["items"][0]["version"] == latest
+
+    await eventually(listed)
+    async with stream(http, path, token() | {"Last-Event-ID": last_id}) as source:
+        seen = changes(source)
+        assert (await anext(seen))["version"] == missed.json()["version"]
+        assert (await anext(seen))["version"] == latest
 
 
 async def test_a_caller_who_may_not_see_the_case_gets_a_404_not_a_stream(http, token, services):
